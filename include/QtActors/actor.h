@@ -1,0 +1,226 @@
+// Actor<State> and WeakActor<State>: handles to an actor that owns a State and handles closures
+// sent to it one at a time, in order (S1). Copies of an Actor share one actor, like Qt's
+// implicitly shared types; the actor finishes its queue and ends when the last copy is gone (S6).
+// Thread contract: every member is thread-safe; any copy may be used from any thread (S16).
+// cast() and call() never block (S14).
+#pragma once
+
+#include <QtActors/call.h>
+#include <QtActors/detail/handler.h>
+#include <QtActors/errors.h>
+#include <QtActors/options.h>
+#include <QtActors/reply.h>
+
+#include <concepts>
+#include <type_traits>
+#include <utility>
+
+namespace QtActors {
+
+template <typename State>
+class WeakActor;
+
+template <typename State>
+class Actor
+{
+    static_assert(std::is_object_v<State> && !std::is_const_v<State> && !std::is_array_v<State>,
+                  "QtActors: Actor<State> needs a non-const object type as State");
+    static_assert(std::is_nothrow_destructible_v<State>,
+                  "QtActors: State's destructor must not throw");
+
+public:
+    //! An actor on the default pool with a default-constructed State (built in place, here).
+    Actor()
+        requires std::default_initializable<State>
+        : d(new detail::Core<State>(Options{}))
+    {
+        constructHere();
+    }
+
+    //! An actor whose State is moved in from `initial` (here, on the calling thread).
+    //! For a State that must be built on the actor's own thread (QObjects), use emplace().
+    explicit Actor(State initial, Options options = {})
+        requires std::move_constructible<State>
+        : d(new detail::Core<State>(options))
+    {
+        constructHere(std::move(initial));
+    }
+
+    //! An actor whose State is built in place from `args`, on the actor's context (S3); State
+    //! is never copied or moved. Messages sent before it is built wait for it. If the
+    //! constructor throws, the error is logged and the actor is stopped (calls get ActorStopped).
+    template <typename... Args>
+    static Actor emplace(Options options, Args &&...args)
+    {
+        static_assert(std::is_constructible_v<State, std::decay_t<Args> &&...>,
+                      "QtActors: emplace(options, args…) needs State(args…) to be a constructor");
+        Actor a(Adopt{}, new detail::Core<State>(options));
+        a.d->send(new detail::ConstructMessage<State, std::decay_t<Args>...>(std::forward<Args>(args)...));
+        return a;
+    }
+
+    Actor(const Actor &other) noexcept : d(other.d)
+    {
+        if (d)
+            d->addHandle();
+    }
+    //! Leaves `other` null: a null handle behaves as a stopped actor (S9).
+    Actor(Actor &&other) noexcept : d(std::exchange(other.d, nullptr)) { }
+    Actor &operator=(const Actor &other) noexcept
+    {
+        Actor(other).swap(*this);
+        return *this;
+    }
+    Actor &operator=(Actor &&other) noexcept
+    {
+        Actor(std::move(other)).swap(*this);
+        return *this;
+    }
+    ~Actor()
+    {
+        if (d)
+            d->releaseHandle();
+    }
+
+    //! Sends `handler` to run later with State &. Fire and forget: an exception it throws is
+    //! logged on the `qtactors` category and the actor goes on (S8). On a stopped or null actor
+    //! the message is dropped and logged; cast never throws (S9).
+    //! handler: void(State &) or QCoro::Task<void>(State &) (held until the task ends, S2).
+    template <typename F>
+    void cast(F &&handler) const
+    {
+        using H = std::decay_t<F>;
+        static_assert(detail::CastHandler<State, H>::check());
+        if constexpr (std::is_invocable_v<H &, State &>)
+            send(new detail::CastMessage<State, H>(std::forward<F>(handler)));
+    }
+
+    //! Sends `handler` and returns a Call for its answer. Never blocks (S14).
+    //! handler: R(State &), QCoro::Task<R>(State &), or void(State &, Reply<R>) (S13).
+    //! The Call finishes with the handler's exception if it throws (S8), and with ActorStopped
+    //! if the actor is stopped, destroyed or null (S9).
+    template <typename R = detail::Deduce, typename F>
+    [[nodiscard]] Call<typename detail::CallHandler<State, std::decay_t<F>, R>::Result>
+    call(F &&handler) const
+    {
+        using H = std::decay_t<F>;
+        using Traits = detail::CallHandler<State, H, R>;
+        static_assert(Traits::check());
+        using Result = typename Traits::Result;
+        auto state = newCallState<Result>();
+        if constexpr (Traits::kind != detail::HandlerKind::Invalid && !std::is_reference_v<Result>)
+            send(new detail::CallMessage<State, H, R>(std::forward<F>(handler), state));
+        return Call<Result>(std::move(state));
+    }
+
+    //! Finishes when every message sent before it (from this thread) has been handled.
+    [[nodiscard]] Call<void> flush() const
+    {
+        return call([](State &) { });
+    }
+
+    //! Refuses new messages from now on; the messages already queued still run, then State is
+    //! destroyed on the actor's context. The Call finishes after that (S7). Idempotent.
+    [[nodiscard]] Call<void> stop() const
+    {
+        auto state = newCallState<void>();
+        if (d)
+            d->requestStop(state);
+        else
+            state->complete();
+        return Call<void>(std::move(state));
+    }
+
+    //! True once stop() was called, the actor ended, or the handle is null.
+    bool isStopped() const noexcept { return !d || d->isClosed(); }
+    //! True while the calling code runs inside one of this actor's handlers.
+    bool isCurrent() const noexcept { return d && d->isCurrent(); }
+    //! A handle that does not keep the actor alive.
+    WeakActor<State> weak() const noexcept { return WeakActor<State>(d); }
+    //! The name from Options (or a generated one), as used in logs and errors.
+    QString name() const { return d ? d->displayName() : QStringLiteral("(null)"); }
+
+    friend bool operator==(const Actor &a, const Actor &b) noexcept { return a.d == b.d; }
+
+private:
+    template <typename>
+    friend class WeakActor;
+    struct Adopt
+    {
+    };
+    Actor(Adopt, detail::Core<State> *core) noexcept : d(core) { }
+
+    void swap(Actor &o) noexcept { std::swap(d, o.d); }
+    template <typename... A>
+    void constructHere(A &&...args)
+    {
+        try {
+            d->construct(std::forward<A>(args)...);
+        } catch (...) {
+            std::exchange(d, nullptr)->releaseHandle(); // ends the stateless actor
+            throw;
+        }
+    }
+
+    void send(detail::MessageBase *message) const
+    {
+        if (d) {
+            d->send(message);
+        } else {
+            if (message->isCast())
+                qCWarning(lcQtActors, "QtActors: cast to a null Actor handle dropped");
+            message->drop(nullptr);
+            delete message;
+        }
+    }
+    template <typename T>
+    detail::Ref<detail::CallState<T>> newCallState() const
+    {
+        return detail::Ref<detail::CallState<T>>::adopt(new detail::CallState<T>(
+                d ? d->owner() : detail::CallStateBase::Owner{nullptr, nullptr, QStringLiteral("(null)")}));
+    }
+    detail::Core<State> *d = nullptr;
+};
+
+template <typename State>
+class WeakActor
+{
+public:
+    //! Empty: lock() gives a null handle.
+    WeakActor() noexcept = default;
+    WeakActor(const WeakActor &o) noexcept : d(o.d)
+    {
+        if (d)
+            d->ref();
+    }
+    WeakActor(WeakActor &&o) noexcept : d(std::exchange(o.d, nullptr)) { }
+    WeakActor &operator=(WeakActor o) noexcept
+    {
+        std::swap(d, o.d);
+        return *this;
+    }
+    ~WeakActor()
+    {
+        if (d)
+            d->deref();
+    }
+
+    //! A strong handle while any exists; a null handle (isStopped() == true) once the actor is gone.
+    Actor<State> lock() const noexcept
+    {
+        if (d && d->tryAddHandle())
+            return Actor<State>(typename Actor<State>::Adopt{}, d);
+        return Actor<State>(typename Actor<State>::Adopt{}, nullptr);
+    }
+
+private:
+    friend class Actor<State>;
+    explicit WeakActor(detail::Core<State> *core) noexcept : d(core)
+    {
+        if (d)
+            d->ref();
+    }
+    detail::Core<State> *d = nullptr;
+};
+
+} // namespace QtActors

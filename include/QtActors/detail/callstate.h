@@ -1,0 +1,204 @@
+// CallState: the shared state between one call() message (or Reply) that produces an answer and
+// the one Call<T> that consumes it. Completion is claimed once (the first answer wins), published
+// with one atomic exchange, and hands over to at most one registered Continuation.
+// Thread contract: the producer side (complete/fail/releaseHolder) may run on any thread; the
+// consumer side (setContinuation/take/waitBlocking/abandon) belongs to whoever holds the Call.
+#pragma once
+
+#include <QtActors/detail/common.h>
+#include <QtActors/errors.h>
+
+#include <QtCore/QString>
+
+#include <atomic>
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <type_traits>
+
+QT_BEGIN_NAMESPACE
+class QThread;
+QT_END_NAMESPACE
+
+namespace QtActors::detail {
+
+class ActorCore;
+class ContextObject;
+
+//! Notified once when a CallState it was registered with is published.
+class Continuation
+{
+public:
+    virtual void resume() noexcept = 0;
+
+protected:
+    ~Continuation() = default;
+};
+
+class QTACTORS_EXPORT CallStateBase : public RefCounted
+{
+public:
+    //! Who answers: used for Deadlock detection and error messages only; never dereferenced
+    //! except for the name, which is copied.
+    struct Owner
+    {
+        const void *core = nullptr;
+        QThread *thread = nullptr;
+        QString name; // empty: unnamed; displayName() makes one up from the address
+        QString displayName() const;
+    };
+
+    explicit CallStateBase(Owner owner) : m_owner(std::move(owner)) { }
+
+    //! Claims the right to answer. True exactly once. Any thread.
+    bool tryClaim() noexcept { return !m_claimed.exchange(true, std::memory_order_acq_rel); }
+    //! Publishes an answer written after a successful tryClaim(). Any thread.
+    void publish() noexcept;
+    //! Answers with an error, unless already answered.
+    bool fail(std::exception_ptr error) noexcept
+    {
+        if (!tryClaim())
+            return false;
+        failClaimed(std::move(error));
+        return true;
+    }
+
+    //! Reply bookkeeping: a call handled with a Reply<R> is answered with BrokenReply when both the
+    //! running handler and every Reply have let go without answering.
+    void addHolder() noexcept { m_holders.fetch_add(1, std::memory_order_relaxed); }
+    void releaseHolder() noexcept;
+
+    bool isReady() const noexcept { return m_status.load(std::memory_order_acquire) == Ready; }
+    //! Registers the continuation; false (and nothing registered) if the answer is already there.
+    bool setContinuation(Continuation *c) noexcept;
+    //! Blocks the calling thread until published.
+    void waitBlocking() const noexcept;
+    //! The consumer lets go without reading: an error answer is logged instead of being lost.
+    void abandon() noexcept;
+    //! Rethrows the error, if any. Consumer only, after isReady().
+    void rethrowIfFailed() const
+    {
+        if (m_error)
+            std::rethrow_exception(m_error);
+    }
+    const Owner &owner() const noexcept { return m_owner; }
+    //! Throws Deadlock when the calling thread is the context that has to produce the answer.
+    void checkDeadlock() const;
+
+protected:
+    ~CallStateBase() override = default;
+    //! Answers with an error after a successful tryClaim().
+    void failClaimed(std::exception_ptr error) noexcept
+    {
+        m_error = std::move(error);
+        publish();
+    }
+
+private:
+    enum Status : unsigned { Pending, Waiting, Blocking, Abandoned, Ready };
+    void logLostError() const noexcept;
+
+    std::atomic<unsigned> m_status{Pending};
+    std::atomic<bool> m_claimed{false};
+    std::atomic<int> m_holders{0};
+    Continuation *m_continuation = nullptr;
+    std::exception_ptr m_error;
+    Owner m_owner;
+};
+
+template <typename T>
+class CallState final : public CallStateBase
+{
+public:
+    using CallStateBase::CallStateBase;
+
+    template <typename... A>
+    bool complete(A &&...value)
+    {
+        if (!tryClaim())
+            return false;
+        try {
+            m_value.emplace(std::forward<A>(value)...);
+        } catch (...) {
+            // The claim is ours: report the failed copy or move instead of the value.
+            failClaimed(std::current_exception());
+            return true;
+        }
+        publish();
+        return true;
+    }
+    //! The answer (moved out) or the error rethrown. Consumer only, once, after isReady().
+    T take()
+    {
+        rethrowIfFailed();
+        return std::move(*m_value);
+    }
+
+private:
+    std::optional<T> m_value;
+};
+
+template <>
+class CallState<void> final : public CallStateBase
+{
+public:
+    using CallStateBase::CallStateBase;
+    bool complete()
+    {
+        if (!tryClaim())
+            return false;
+        publish();
+        return true;
+    }
+    void take() { rethrowIfFailed(); }
+};
+
+//! Where a coroutine suspended on a Call resumes (S10): inside an actor's turn when awaited from a
+//! handler, through the awaiting thread's event loop otherwise, or inline when that thread has no
+//! event dispatcher at all (a plain std::thread).
+class QTACTORS_EXPORT ResumeTarget
+{
+public:
+    //! Captures the calling context. Call on the awaiting thread.
+    static ResumeTarget current();
+    ResumeTarget() = default;
+    ResumeTarget(ResumeTarget &&o) noexcept;
+    ResumeTarget &operator=(ResumeTarget &&o) noexcept;
+    ResumeTarget(const ResumeTarget &) = delete;
+    ResumeTarget &operator=(const ResumeTarget &) = delete;
+    ~ResumeTarget();
+    //! Resumes h there. Any thread; once.
+    void resume(std::coroutine_handle<> h) noexcept;
+
+private:
+    ActorCore *m_core = nullptr;          // holds a reference
+    ContextObject *m_context = nullptr;   // holds a reference
+};
+
+//! The awaiter behind `co_await std::move(call)`.
+template <typename T>
+class CallAwaiter final : public Continuation
+{
+public:
+    explicit CallAwaiter(Ref<CallState<T>> state) : m_state(std::move(state)) { }
+    CallAwaiter(CallAwaiter &&) = default;
+
+    bool await_ready() const noexcept { return m_state->isReady(); }
+    bool await_suspend(std::coroutine_handle<> h)
+    {
+        m_handle = h;
+        m_target = ResumeTarget::current();
+        // false: the answer arrived meanwhile; continue without suspending.
+        return m_state->setContinuation(this);
+    }
+    T await_resume() { return m_state->take(); }
+
+    void resume() noexcept override { m_target.resume(m_handle); }
+
+private:
+    Ref<CallState<T>> m_state;
+    std::coroutine_handle<> m_handle;
+    ResumeTarget m_target;
+};
+
+} // namespace QtActors::detail

@@ -1,0 +1,355 @@
+// Handlers: what cast() and call() accept, checked at compile time with messages that say what is
+// allowed, and the message types that carry a handler to the actor's turn.
+//   cast: void(State &) | QCoro::Task<void>(State &)
+//   call: R(State &) | QCoro::Task<R>(State &) | void(State &, Reply<R>)
+// Coroutine handlers run under a small driver coroutine that owns the handler object (and so its
+// captures) until the task ends, and tells the actor when it has (S2).
+// Thread contract: messages are built on the sender's thread and run on the actor's context.
+#pragma once
+
+#include <QtActors/detail/actorcore.h>
+#include <QtActors/reply.h>
+
+#include <QCoroTask>
+
+#include <coroutine>
+#include <functional>
+#include <tuple>
+#include <type_traits>
+
+namespace QtActors::detail {
+
+//! call<R>() default: deduce R from the handler.
+struct Deduce
+{
+};
+
+template <typename T>
+struct TaskTraits : std::false_type
+{
+};
+template <typename T>
+struct TaskTraits<QCoro::Task<T>> : std::true_type
+{
+    using value_type = T;
+};
+
+// The R of a handler's Reply<R> parameter, when its call operator is not a template.
+template <typename T>
+struct ReplyParam
+{
+    using type = void;
+    static constexpr bool found = false;
+};
+template <typename R>
+struct ReplyParam<Reply<R>>
+{
+    using type = R;
+    static constexpr bool found = true;
+};
+template <typename M>
+struct SecondParam
+{
+    using type = void;
+};
+template <typename C, typename Ret, typename A, typename B>
+struct SecondParam<Ret (C::*)(A, B)>
+{
+    using type = B;
+};
+template <typename C, typename Ret, typename A, typename B>
+struct SecondParam<Ret (C::*)(A, B) const>
+{
+    using type = B;
+};
+template <typename C, typename Ret, typename A, typename B>
+struct SecondParam<Ret (C::*)(A, B) noexcept>
+{
+    using type = B;
+};
+template <typename C, typename Ret, typename A, typename B>
+struct SecondParam<Ret (C::*)(A, B) const noexcept>
+{
+    using type = B;
+};
+template <typename Ret, typename A, typename B>
+struct SecondParam<Ret (*)(A, B)>
+{
+    using type = B;
+};
+template <typename Ret, typename A, typename B>
+struct SecondParam<Ret (*)(A, B) noexcept>
+{
+    using type = B;
+};
+
+template <typename F, typename = void>
+struct DeducedReply
+{
+    using type = void;
+    static constexpr bool found = false;
+};
+template <typename F>
+struct DeducedReply<F, std::void_t<decltype(&F::operator())>>
+    : ReplyParam<std::remove_cvref_t<typename SecondParam<decltype(&F::operator())>::type>>
+{
+};
+template <typename F>
+    requires std::is_pointer_v<F>
+struct DeducedReply<F, void> : ReplyParam<std::remove_cvref_t<typename SecondParam<F>::type>>
+{
+};
+
+enum class HandlerKind { Plain, Coroutine, WithReply, Invalid };
+
+template <typename State, typename F, typename R>
+struct CallHandler
+{
+    static constexpr bool byState = std::is_invocable_v<F &, State &>;
+    using Deduced = std::conditional_t<std::is_same_v<R, Deduce>, DeducedReply<F>, ReplyParam<Reply<R>>>;
+    using ReplyType = typename Deduced::type;
+    static constexpr bool byReply =
+            !byState && Deduced::found && std::is_invocable_v<F &, State &, Reply<ReplyType>>;
+
+    template <bool, typename = void>
+    struct FromState
+    {
+        using type = void;
+        static constexpr bool coroutine = false;
+    };
+    template <typename D>
+    struct FromState<true, D>
+    {
+        using Returned = std::invoke_result_t<F &, State &>;
+        static constexpr bool coroutine = TaskTraits<Returned>::value;
+        using Produced = typename std::conditional_t<coroutine, TaskTraits<Returned>,
+                                                     std::type_identity<Returned>>::type;
+        using type = std::conditional_t<std::is_same_v<R, Deduce>, Produced, R>;
+    };
+
+    static constexpr HandlerKind kind = byState
+            ? (FromState<byState>::coroutine ? HandlerKind::Coroutine : HandlerKind::Plain)
+            : (byReply ? HandlerKind::WithReply : HandlerKind::Invalid);
+
+    using Result = std::conditional_t<kind == HandlerKind::WithReply, ReplyType,
+                                      typename FromState<byState>::type>;
+
+    static constexpr bool check()
+    {
+        static_assert(kind != HandlerKind::Invalid,
+                      "QtActors: a call() handler must be callable as R(State &), "
+                      "QCoro::Task<R>(State &) or void(State &, QtActors::Reply<R>); "
+                      "for a generic Reply parameter name R explicitly: call<R>(…)");
+        static_assert(!std::is_reference_v<Result>,
+                      "QtActors: a call() handler must return by value; a reference into State "
+                      "would escape the actor");
+        if constexpr (kind == HandlerKind::WithReply) {
+            static_assert(std::is_void_v<std::invoke_result_t<F &, State &, Reply<ReplyType>>>,
+                          "QtActors: a handler taking a Reply<R> answers through it and returns void");
+        }
+        if constexpr (kind == HandlerKind::Plain && !std::is_same_v<R, Deduce>) {
+            static_assert(std::is_void_v<R>
+                                  || std::is_convertible_v<typename FromState<byState>::Produced, R>,
+                          "QtActors: call<R>(handler): the handler's result does not convert to R");
+        }
+        return true;
+    }
+};
+
+template <typename State, typename F>
+struct CastHandler
+{
+    static constexpr bool check()
+    {
+        static_assert(std::is_invocable_v<F &, State &>,
+                      "QtActors: a cast() handler must be callable as void(State &) or "
+                      "QCoro::Task<void>(State &)");
+        if constexpr (std::is_invocable_v<F &, State &>) {
+            using Returned = std::invoke_result_t<F &, State &>;
+            static_assert(std::is_void_v<Returned> || std::is_same_v<Returned, QCoro::Task<void>>,
+                          "QtActors: a cast() handler returns void or QCoro::Task<void>; "
+                          "use call() to get a result back");
+        }
+        return true;
+    }
+    static constexpr bool coroutine = std::is_same_v<std::invoke_result_t<F &, State &>, QCoro::Task<void>>;
+};
+
+// ---- The driver of coroutine handlers ------------------------------------------------------
+
+struct DriverPromise;
+struct Driver
+{
+    using promise_type = DriverPromise;
+};
+
+struct DriverPromise
+{
+    template <typename... A>
+    explicit DriverPromise(ActorCore &core, A &&...) noexcept : core(&core)
+    {
+    }
+    Driver get_return_object() noexcept { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    struct Final
+    {
+        bool await_ready() noexcept { return false; }
+        void await_suspend(std::coroutine_handle<DriverPromise> h) noexcept
+        {
+            // Destroy the handler and its captures before the actor moves on.
+            ActorCore *c = h.promise().core;
+            h.destroy();
+            c->handlerFinished();
+        }
+        void await_resume() noexcept { }
+    };
+    Final final_suspend() noexcept { return {}; }
+    void return_void() noexcept { }
+    void unhandled_exception() noexcept { std::terminate(); } // the driver catches everything
+
+    ActorCore *core;
+};
+
+//! Where a coroutine handler's outcome goes: a CallState, or the log for casts.
+template <typename T>
+struct CallSink
+{
+    Ref<CallState<T>> state;
+    template <typename... V>
+    void done(V &&...v) { state->complete(std::forward<V>(v)...); }
+    void failed(ActorCore &, std::exception_ptr e) { state->fail(std::move(e)); }
+};
+struct CastSink
+{
+    void done() { }
+    void failed(ActorCore &core, std::exception_ptr e) { core.logCastError(std::move(e)); }
+};
+
+template <typename T, typename State, typename F, typename Sink>
+Driver drive(ActorCore &core, F handler, State &state, Sink sink)
+{
+    try {
+        auto task = std::invoke(handler, state);
+        if constexpr (std::is_void_v<T>) {
+            co_await std::move(task);
+            sink.done();
+        } else {
+            T value = co_await std::move(task);
+            sink.done(std::move(value));
+        }
+    } catch (...) {
+        sink.failed(core, std::current_exception());
+    }
+}
+
+//! The ActorStopped error for a message the actor (null: a null handle) did not handle.
+QTACTORS_EXPORT std::exception_ptr stoppedError(const ActorCore *core) noexcept;
+
+// ---- Messages ------------------------------------------------------------------------------
+
+template <typename State, typename F>
+class CastMessage final : public MessageBase
+{
+public:
+    template <typename G>
+    explicit CastMessage(G &&f) : m_f(std::forward<G>(f))
+    {
+    }
+    void run(ActorCore &core, void *state) override
+    {
+        State &s = *static_cast<State *>(state);
+        if constexpr (CastHandler<State, F>::coroutine) {
+            core.beginCoroutineHandler();
+            drive<void>(core, std::move(m_f), s, CastSink{});
+        } else {
+            try {
+                std::invoke(m_f, s);
+            } catch (...) {
+                core.logCastError(std::current_exception());
+            }
+        }
+    }
+    void drop(const ActorCore *) noexcept override { }
+    bool isCast() const noexcept override { return true; }
+
+private:
+    F m_f;
+};
+
+template <typename State, typename F, typename R>
+class CallMessage final : public MessageBase
+{
+    using Traits = CallHandler<State, F, R>;
+
+public:
+    using Result = typename Traits::Result;
+
+    template <typename G>
+    CallMessage(G &&f, Ref<CallState<Result>> state)
+        : m_f(std::forward<G>(f)), m_state(std::move(state))
+    {
+    }
+    void run(ActorCore &core, void *state) override
+    {
+        State &s = *static_cast<State *>(state);
+        if constexpr (Traits::kind == HandlerKind::Coroutine) {
+            core.beginCoroutineHandler();
+            drive<Result>(core, std::move(m_f), s, CallSink<Result>{std::move(m_state)});
+        } else if constexpr (Traits::kind == HandlerKind::WithReply) {
+            m_state->addHolder(); // the running handler holds the call open until it returns
+            try {
+                std::invoke(m_f, s, Reply<Result>(m_state));
+            } catch (...) {
+                m_state->fail(std::current_exception());
+            }
+            m_state->releaseHolder();
+        } else {
+            try {
+                if constexpr (std::is_void_v<Result>) {
+                    std::invoke(m_f, s);
+                    m_state->complete();
+                } else {
+                    m_state->complete(std::invoke(m_f, s));
+                }
+            } catch (...) {
+                m_state->fail(std::current_exception());
+            }
+        }
+    }
+    void drop(const ActorCore *core) noexcept override
+    {
+        if (m_state)
+            m_state->fail(stoppedError(core));
+    }
+
+private:
+    F m_f;
+    Ref<CallState<Result>> m_state;
+};
+
+//! emplace(): builds State on the actor's context; always the first message.
+template <typename State, typename... Args>
+class ConstructMessage final : public MessageBase
+{
+public:
+    template <typename... A>
+    explicit ConstructMessage(A &&...args) : m_args(std::forward<A>(args)...)
+    {
+    }
+    void run(ActorCore &core, void *) override
+    {
+        try {
+            std::apply([&](Args &...args) { static_cast<Core<State> &>(core).construct(std::move(args)...); },
+                       m_args);
+        } catch (...) {
+            core.constructionFailed(std::current_exception());
+        }
+    }
+    void drop(const ActorCore *) noexcept override { }
+    bool needsState() const noexcept override { return false; }
+
+private:
+    std::tuple<Args...> m_args;
+};
+
+} // namespace QtActors::detail

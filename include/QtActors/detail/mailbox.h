@@ -1,0 +1,91 @@
+// Mailbox: an actor's queue of messages, an intrusive multi-producer single-consumer list
+// (D. Vyukov's algorithm). push() is wait-free and takes no lock; the message node is the
+// message's own allocation, so a send allocates exactly once (the closure).
+// Thread contract: push() from any thread; pop() only from the actor's current turn.
+#pragma once
+
+#include <QtActors/detail/common.h>
+
+#include <atomic>
+
+namespace QtActors::detail {
+
+class ActorCore;
+
+//! One queued closure. run() and drop() are called at most once, on the actor's turn (run) or on
+//! whichever thread refuses or discards the message (drop); the caller deletes the message after.
+class MessageBase
+{
+public:
+    virtual ~MessageBase() = default;
+    //! Handles the message with the actor's State.
+    virtual void run(ActorCore &core, void *state) = 0;
+    //! The message will never run (the actor is stopped; `core` is null for a null handle):
+    //! calls fail with ActorStopped.
+    virtual void drop(const ActorCore *core) noexcept = 0;
+    //! False for the messages that run before State exists or after it is gone.
+    virtual bool needsState() const noexcept { return true; }
+    //! True for cast messages: a dropped cast is logged as a warning.
+    virtual bool isCast() const noexcept { return false; }
+
+private:
+    friend class Mailbox;
+    std::atomic<MessageBase *> m_next{nullptr};
+};
+
+class Mailbox
+{
+public:
+    Mailbox() noexcept : m_head(&m_stub), m_tail(&m_stub) { }
+    Mailbox(const Mailbox &) = delete;
+    Mailbox &operator=(const Mailbox &) = delete;
+
+    //! Appends a message. Thread-safe, lock-free.
+    void push(MessageBase *message) noexcept
+    {
+        message->m_next.store(nullptr, std::memory_order_relaxed);
+        MessageBase *prev = m_head.exchange(message, std::memory_order_acq_rel);
+        prev->m_next.store(message, std::memory_order_release);
+    }
+
+    //! The oldest message, or nullptr when the queue is empty or a producer is between the two
+    //! steps of push(). Consumer only.
+    MessageBase *pop() noexcept
+    {
+        MessageBase *tail = m_tail;
+        MessageBase *next = tail->m_next.load(std::memory_order_acquire);
+        if (tail == &m_stub) {
+            if (!next)
+                return nullptr;
+            m_tail = next;
+            tail = next;
+            next = next->m_next.load(std::memory_order_acquire);
+        }
+        if (next) {
+            m_tail = next;
+            return tail;
+        }
+        if (tail != m_head.load(std::memory_order_acquire))
+            return nullptr;
+        push(&m_stub);
+        next = tail->m_next.load(std::memory_order_acquire);
+        if (next) {
+            m_tail = next;
+            return tail;
+        }
+        return nullptr;
+    }
+
+private:
+    class Stub final : public MessageBase
+    {
+        void run(ActorCore &, void *) override { }
+        void drop(const ActorCore *) noexcept override { }
+    };
+
+    std::atomic<MessageBase *> m_head;
+    MessageBase *m_tail; // consumer only
+    Stub m_stub;
+};
+
+} // namespace QtActors::detail

@@ -1,0 +1,167 @@
+// CallState publication and ResumeTarget: the hand-over from the thread that answers a call to
+// the code that waits for it (a coroutine, a QPromise or a blocked thread).
+
+#include "context_p.h"
+
+#include <QtActors/detail/actorcore.h>
+
+#include <QtCore/QThread>
+#include <QtCore/QThreadPool>
+
+namespace QtActors::detail {
+
+QString CallStateBase::Owner::displayName() const
+{
+    if (!name.isEmpty())
+        return name;
+    if (!core)
+        return QStringLiteral("(null)");
+    return QStringLiteral("actor 0x%1").arg(quintptr(core), 0, 16);
+}
+
+void CallStateBase::publish() noexcept
+{
+    // The publisher holds a reference, so `this` outlives this function.
+    const unsigned previous = m_status.exchange(Ready, std::memory_order_acq_rel);
+    switch (previous) {
+    case Waiting:
+        m_continuation->resume();
+        break;
+    case Blocking:
+        m_status.notify_all();
+        break;
+    case Abandoned:
+        if (m_error)
+            logLostError();
+        break;
+    default:
+        break;
+    }
+}
+
+void CallStateBase::releaseHolder() noexcept
+{
+    if (m_holders.fetch_sub(1, std::memory_order_acq_rel) != 1)
+        return;
+    if (m_claimed.load(std::memory_order_acquire))
+        return;
+    try {
+        fail(std::make_exception_ptr(BrokenReply(
+                QStringLiteral("QtActors: actor '%1': the Reply was destroyed without answering")
+                        .arg(m_owner.displayName()))));
+    } catch (...) {
+        fail(std::current_exception());
+    }
+}
+
+bool CallStateBase::setContinuation(Continuation *c) noexcept
+{
+    m_continuation = c;
+    unsigned expected = Pending;
+    return m_status.compare_exchange_strong(expected, Waiting, std::memory_order_acq_rel,
+                                            std::memory_order_acquire);
+}
+
+void CallStateBase::waitBlocking() const noexcept
+{
+    auto &status = const_cast<std::atomic<unsigned> &>(m_status);
+    unsigned expected = Pending;
+    if (!status.compare_exchange_strong(expected, Blocking, std::memory_order_acq_rel,
+                                        std::memory_order_acquire))
+        return; // Ready already
+    // A pool thread that blocks lends its slot to the pool, so that the actor it waits for
+    // (maybe on the same pool) can still get a thread.
+    ActorCore *current = ActorCore::current();
+    QThreadPool *pool = current ? current->scheduler()->pool() : nullptr;
+    if (pool)
+        pool->releaseThread();
+    while (status.load(std::memory_order_acquire) != Ready)
+        status.wait(Blocking, std::memory_order_acquire);
+    if (pool)
+        pool->reserveThread();
+}
+
+void CallStateBase::abandon() noexcept
+{
+    unsigned expected = Pending;
+    if (m_status.compare_exchange_strong(expected, Abandoned, std::memory_order_acq_rel,
+                                         std::memory_order_acquire))
+        return;
+    if (expected == Ready && m_error)
+        logLostError();
+}
+
+void CallStateBase::logLostError() const noexcept
+{
+    try {
+        std::rethrow_exception(m_error);
+    } catch (const ActorStopped &e) {
+        qCInfo(lcQtActors, "QtActors: an unread call failed: %s", e.what());
+    } catch (const std::exception &e) {
+        qCWarning(lcQtActors, "QtActors: actor '%s': a call failed and nobody read the answer: %s",
+                  qUtf8Printable(m_owner.displayName()), e.what());
+    } catch (...) {
+        qCWarning(lcQtActors, "QtActors: actor '%s': a call failed and nobody read the answer",
+                  qUtf8Printable(m_owner.displayName()));
+    }
+}
+
+void CallStateBase::checkDeadlock() const
+{
+    if (m_owner.core && ActorCore::current() == m_owner.core) {
+        throw Deadlock(QStringLiteral("QtActors: wait() inside a handler of actor '%1' for that "
+                                      "same actor's answer would never finish")
+                               .arg(m_owner.displayName()));
+    }
+    if (m_owner.thread && m_owner.thread == QThread::currentThread()) {
+        throw Deadlock(QStringLiteral("QtActors: wait() on thread '%1' for actor '%2', whose "
+                                      "handlers run on that thread, would never finish")
+                               .arg(m_owner.thread->objectName(), m_owner.displayName()));
+    }
+}
+
+ResumeTarget ResumeTarget::current()
+{
+    ResumeTarget target;
+    if (ActorCore *core = ActorCore::current()) {
+        core->ref();
+        target.m_core = core;
+    } else if (ContextObject *context = ContextObject::forCurrentThread()) {
+        context->ref();
+        target.m_context = context;
+    }
+    return target;
+}
+
+ResumeTarget::ResumeTarget(ResumeTarget &&o) noexcept
+    : m_core(std::exchange(o.m_core, nullptr)), m_context(std::exchange(o.m_context, nullptr))
+{
+}
+
+ResumeTarget &ResumeTarget::operator=(ResumeTarget &&o) noexcept
+{
+    std::swap(m_core, o.m_core);
+    std::swap(m_context, o.m_context);
+    return *this;
+}
+
+ResumeTarget::~ResumeTarget()
+{
+    if (m_core)
+        m_core->deref();
+    if (m_context)
+        m_context->deref();
+}
+
+void ResumeTarget::resume(std::coroutine_handle<> h) noexcept
+{
+    // Once handed over, the coroutine may run (and destroy this) at once: no member access after.
+    if (ActorCore *core = m_core)
+        core->wake(h);
+    else if (ContextObject *context = m_context)
+        context->postResume(h);
+    else
+        h.resume();
+}
+
+} // namespace QtActors::detail

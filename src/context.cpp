@@ -1,0 +1,103 @@
+#include "context_p.h"
+
+#include <QtCore/QCoreApplication>
+#include <QtCore/QThread>
+#include <QtCore/QThreadStorage>
+
+namespace QtActors::detail {
+
+namespace {
+
+const QEvent::Type WakeEventType = static_cast<QEvent::Type>(QEvent::registerEventType());
+const QEvent::Type ResumeEventType = static_cast<QEvent::Type>(QEvent::registerEventType());
+
+class WakeEvent final : public QEvent
+{
+public:
+    explicit WakeEvent(ActorCore *core) : QEvent(WakeEventType), m_core(core) { }
+    ~WakeEvent() override
+    {
+        // Never delivered (the thread ended first): give the turn's reference back.
+        if (m_core)
+            m_core->deref();
+    }
+    ActorCore *take() noexcept { return std::exchange(m_core, nullptr); }
+
+private:
+    ActorCore *m_core;
+};
+
+class ResumeEvent final : public QEvent
+{
+public:
+    explicit ResumeEvent(std::coroutine_handle<> h) : QEvent(ResumeEventType), m_handle(h) { }
+    std::coroutine_handle<> handle() const noexcept { return m_handle; }
+
+private:
+    std::coroutine_handle<> m_handle;
+};
+
+// Owned by QThreadStorage: lets go of the thread's ContextObject when the thread ends.
+struct ContextHolder
+{
+    ContextObject *context = new ContextObject;
+    ~ContextHolder() { context->deref(); }
+};
+
+QThreadStorage<ContextHolder *> &contexts()
+{
+    static QThreadStorage<ContextHolder *> storage;
+    return storage;
+}
+
+} // namespace
+
+void ContextObject::postWake(ActorCore *core)
+{
+    auto *event = new WakeEvent(core);
+    QTACTORS_HANDOFF_RELEASE(event);
+    QCoreApplication::postEvent(this, event);
+}
+
+void ContextObject::postResume(std::coroutine_handle<> h)
+{
+    auto *event = new ResumeEvent(h);
+    QTACTORS_HANDOFF_RELEASE(event);
+    QCoreApplication::postEvent(this, event);
+}
+
+bool ContextObject::event(QEvent *event)
+{
+    if (event->type() == WakeEventType) {
+        QTACTORS_HANDOFF_ACQUIRE(event);
+        if (ActorCore *core = static_cast<WakeEvent *>(event)->take())
+            core->runTurn();
+        return true;
+    }
+    if (event->type() == ResumeEventType) {
+        QTACTORS_HANDOFF_ACQUIRE(event);
+        static_cast<ResumeEvent *>(event)->handle().resume();
+        return true;
+    }
+    return QObject::event(event);
+}
+
+ContextObject *ContextObject::forCurrentThread()
+{
+    // Threads started by QThread (and the main thread once QCoreApplication exists) have one;
+    // plain std::threads do not, and there is no event loop to resume on.
+    if (!QThread::currentThread()->eventDispatcher())
+        return nullptr;
+    auto &storage = contexts();
+    if (!storage.hasLocalData())
+        storage.setLocalData(new ContextHolder);
+    return storage.localData()->context;
+}
+
+void ContextObject::deref() noexcept
+{
+    if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        delete this;
+}
+
+} // namespace QtActors::detail
