@@ -61,19 +61,40 @@ if(NOT DEFINED QTACTORS_STRESS_SCALE)
     endif()
 endif()
 
+# Sanitizer reports need function names (suppressions match them). The runtimes' own lookup of
+# llvm-symbolizer fails here ("invalid path to external symbolizer"), so pass the path explicitly,
+# preferring the one of the compiler's LLVM version.
+set(_qtactors_symbolizer_option "")
+if(QTACTORS_SANITIZE)
+    string(REGEX MATCH "^[0-9]+" _qtactors_compiler_major "${CMAKE_CXX_COMPILER_VERSION}")
+    if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+        set(_qtactors_symbolizer_names llvm-symbolizer-${_qtactors_compiler_major} llvm-symbolizer)
+    else()
+        set(_qtactors_symbolizer_names llvm-symbolizer)
+    endif()
+    find_program(QTACTORS_LLVM_SYMBOLIZER NAMES ${_qtactors_symbolizer_names}
+                 PATHS /usr/lib/llvm-${_qtactors_compiler_major}/bin)
+    if(QTACTORS_LLVM_SYMBOLIZER)
+        set(_qtactors_symbolizer_option ":external_symbolizer_path=${QTACTORS_LLVM_SYMBOLIZER}")
+    else()
+        message(WARNING "QtActors: llvm-symbolizer not found; sanitizer reports will show no function "
+                        "names and suppressions will not match (scripts/install-deps installs it)")
+    endif()
+endif()
+
 set(QTACTORS_TEST_ENVIRONMENT "QTACTORS_STRESS_SCALE=${QTACTORS_STRESS_SCALE}")
 if("address" IN_LIST _qtactors_sanitizers)
     list(APPEND QTACTORS_TEST_ENVIRONMENT
-        "ASAN_OPTIONS=detect_leaks=1:check_initialization_order=1:detect_stack_use_after_return=1:suppressions=${_qtactors_suppressions}/asan.supp"
+        "ASAN_OPTIONS=detect_leaks=1:check_initialization_order=1:detect_stack_use_after_return=1:suppressions=${_qtactors_suppressions}/asan.supp${_qtactors_symbolizer_option}"
         "LSAN_OPTIONS=print_suppressions=0:suppressions=${_qtactors_suppressions}/lsan.supp")
 endif()
 if("undefined" IN_LIST _qtactors_sanitizers)
     list(APPEND QTACTORS_TEST_ENVIRONMENT
-        "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=${_qtactors_suppressions}/ubsan.supp")
+        "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=${_qtactors_suppressions}/ubsan.supp${_qtactors_symbolizer_option}")
 endif()
 if("thread" IN_LIST _qtactors_sanitizers)
     list(APPEND QTACTORS_TEST_ENVIRONMENT
-        "TSAN_OPTIONS=ignore_noninstrumented_modules=1:history_size=7:halt_on_error=1:second_deadlock_stack=1:suppressions=${_qtactors_suppressions}/tsan.supp")
+        "TSAN_OPTIONS=ignore_noninstrumented_modules=1:history_size=7:halt_on_error=1:second_deadlock_stack=1:suppressions=${_qtactors_suppressions}/tsan.supp${_qtactors_symbolizer_option}")
 endif()
 
 # qtactors_write_test_environment_script(<file>): a script for the TEST_INCLUDE_FILES directory
