@@ -1,0 +1,336 @@
+// The CAF 0.17 side: the established C++ actor framework, used the way its manual shows
+// (stateful event-based actors, anon_send, scoped_actor request/receive, request(...).then(...)).
+// Every workload builds its own actor_system with the default configuration, so an idle CAF
+// scheduler never competes with the other sides.
+#include "alloccounter.h"
+#include "harness.h"
+#include "workloads.h"
+
+#include <caf/all.hpp>
+
+#include <atomic>
+#include <future>
+#include <thread>
+#include <vector>
+
+namespace bench::caf {
+
+using namespace ::caf;
+
+bool available() { return true; }
+
+namespace {
+
+std::atomic<long> g_liveStates{0};
+
+struct CounterState
+{
+    CounterState() { g_liveStates.fetch_add(1, std::memory_order_relaxed); }
+    ~CounterState() { g_liveStates.fetch_sub(1, std::memory_order_relaxed); }
+    long count = 0;
+};
+
+behavior counterActor(stateful_actor<CounterState> *self)
+{
+    return {
+        [=](long delta) { self->state.count += delta; },               // the cast
+        [=](add_atom) { return ++self->state.count; },                 // a call that changes state
+        [=](get_atom) { return self->state.count; },                   // a call that reads it
+    };
+}
+
+long readCount(actor_system &system, const actor &counter)
+{
+    scoped_actor self{system};
+    long value = -1;
+    self->request(counter, infinite, get_atom_v)
+        .receive([&](long v) { value = v; },
+                 [&](error &e) { throw std::runtime_error("CAF request failed: " + to_string(e)); });
+    return value;
+}
+
+} // namespace
+
+Seconds castThroughput(long casts)
+{
+    actor_system_config config;
+    actor_system system{config};
+    auto counter = system.spawn(counterActor);
+    Seconds seconds = 0;
+    long seen = 0;
+    runInThread([&] {
+        scoped_actor confirm{system}; // built before the clock starts
+        const auto start = Clock::now();
+        for (long i = 0; i < casts; ++i)
+            anon_send(counter, 1L);
+        confirm->request(counter, infinite, get_atom_v)
+            .receive([&](long v) { seen = v; }, [&](error &) { seen = -1; });
+        seconds = secondsSince(start);
+    });
+    expectCount(seen, casts, "CAF anon_send");
+    return seconds;
+}
+
+Seconds fanIn(int producers, long casts)
+{
+    actor_system_config config;
+    actor_system system{config};
+    auto counter = system.spawn(counterActor);
+    scoped_actor confirm{system};
+    const long perProducer = casts / producers;
+    StartGate gate;
+    std::vector<std::thread> threads;
+    for (int p = 0; p < producers; ++p) {
+        threads.emplace_back([&] {
+            gate.pass();
+            for (long i = 0; i < perProducer; ++i)
+                anon_send(counter, 1L);
+        });
+    }
+    const auto start = Clock::now();
+    gate.open();
+    for (auto &t : threads)
+        t.join();
+    long seen = -1;
+    confirm->request(counter, infinite, get_atom_v)
+        .receive([&](long v) { seen = v; }, [&](error &) { seen = -1; });
+    const Seconds seconds = secondsSince(start);
+    expectCount(seen, perProducer * producers, "CAF fan-in anon_send");
+    return seconds;
+}
+
+Seconds blockingCalls(long calls)
+{
+    actor_system_config config;
+    actor_system system{config};
+    auto counter = system.spawn(counterActor);
+    Seconds seconds = 0;
+    long last = 0;
+    runInThread([&] {
+        scoped_actor self{system};
+        const auto start = Clock::now();
+        for (long i = 0; i < calls; ++i) {
+            self->request(counter, infinite, add_atom_v)
+                .receive([&](long v) { last = v; }, [&](error &) { last = -1; });
+        }
+        seconds = secondsSince(start);
+    });
+    expectCount(last, calls, "CAF scoped_actor request/receive");
+    return seconds;
+}
+
+namespace {
+struct RequesterState
+{
+    actor peer;
+    long remaining = 0;
+    long last = 0;
+    response_promise promise;
+};
+
+void requestNext(stateful_actor<RequesterState> *self)
+{
+    self->request(self->state.peer, infinite, add_atom_v).then([=](long v) {
+        self->state.last = v;
+        if (--self->state.remaining == 0)
+            self->state.promise.deliver(self->state.last);
+        else
+            requestNext(self);
+    });
+}
+
+behavior requesterActor(stateful_actor<RequesterState> *self, actor peer)
+{
+    self->state.peer = std::move(peer);
+    return {
+        [=](ok_atom, long pairs) {
+            self->state.remaining = pairs;
+            self->state.promise = self->make_response_promise();
+            requestNext(self);
+            return self->state.promise;
+        },
+    };
+}
+
+Seconds runRequestThen(long pairs, alloc::Snapshot *before, alloc::Snapshot *after)
+{
+    actor_system_config config;
+    actor_system system{config};
+    auto counter = system.spawn(counterActor);
+    auto requester = system.spawn(requesterActor, counter);
+    scoped_actor self{system};
+    long last = -1;
+    if (before)
+        *before = alloc::snapshot();
+    const auto start = Clock::now();
+    self->request(requester, infinite, ok_atom_v, pairs)
+        .receive([&](long v) { last = v; },
+                 [&](error &e) { throw std::runtime_error("CAF request failed: " + to_string(e)); });
+    const Seconds seconds = secondsSince(start);
+    if (after)
+        *after = alloc::snapshot();
+    expectCount(last, pairs, "CAF request/then");
+    return seconds;
+}
+} // namespace
+
+Seconds requestThen(long pairs)
+{
+    return runRequestThen(pairs, nullptr, nullptr);
+}
+
+SpawnResult spawn(long count)
+{
+    actor_system_config config;
+    actor_system system{config};
+    scoped_actor self{system};
+    { // warm up: the scheduler's threads and caches exist before the baseline
+        auto warm = system.spawn(counterActor);
+        readCount(system, warm);
+    }
+    waitUntil([] { return g_liveStates.load() == 0; }, "CAF warm-up actor destroyed");
+
+    SpawnResult result;
+    result.actors = count;
+    trimHeap();
+    const std::int64_t rss0 = residentBytes();
+    const std::int64_t heap0 = alloc::snapshot().liveBytes;
+
+    const auto start = Clock::now();
+    std::vector<actor> actors;
+    actors.reserve(count);
+    for (long i = 0; i < count; ++i) {
+        actors.push_back(system.spawn(counterActor));
+        anon_send(actors.back(), 1L);
+    }
+    // One call each, all in flight at once; the answers come back to the scoped actor.
+    for (const actor &a : actors)
+        self->send(a, get_atom_v);
+    long sum = 0;
+    long received = 0;
+    self->receive_for(received, count)([&](long v) { sum += v; });
+    Seconds seconds = secondsSince(start);
+    expectCount(sum, count, "CAF spawn: messages");
+
+    trimHeap(); // what the call round freed is not part of an idle actor
+    const std::int64_t rss1 = residentBytes();
+    const std::int64_t heap1 = alloc::snapshot().liveBytes;
+
+    const auto dropStart = Clock::now();
+    actors.clear();
+    waitUntil([] { return g_liveStates.load() == 0; }, "CAF actors destroyed");
+    seconds += secondsSince(dropStart);
+
+    result.seconds = seconds;
+    result.rssBytesPerActor = double(rss1 - rss0) / double(count);
+    result.heapBytesPerActor = double(heap1 - heap0) / double(count);
+    return result;
+}
+
+namespace {
+struct RingNodeState
+{
+    actor next;
+    long visits = 0;
+};
+
+behavior ringNode(stateful_actor<RingNodeState> *self, std::promise<void> *done)
+{
+    return {
+        [=](actor next) { self->state.next = std::move(next); },
+        [=](long remaining) {
+            ++self->state.visits;
+            if (remaining == 0)
+                done->set_value();
+            else
+                self->send(self->state.next, remaining - 1);
+        },
+        [=](get_atom) { return self->state.visits; },
+    };
+}
+} // namespace
+
+Seconds ring(int nodes, long hops)
+{
+    actor_system_config config;
+    actor_system system{config};
+    std::promise<void> done;
+    auto finished = done.get_future();
+    std::vector<actor> ring;
+    for (int i = 0; i < nodes; ++i)
+        ring.push_back(system.spawn(ringNode, &done));
+    for (int i = 0; i < nodes; ++i)
+        anon_send(ring[i], ring[(i + 1) % nodes]);
+    long total = 0;
+    {
+        scoped_actor self{system};
+        for (auto &node : ring) // every node knows its successor before the token starts
+            self->request(node, infinite, get_atom_v).receive([](long) {}, [](error &) {});
+        const auto start = Clock::now();
+        anon_send(ring[0], hops);
+        finished.wait();
+        const Seconds seconds = secondsSince(start);
+        for (auto &node : ring)
+            self->request(node, infinite, get_atom_v)
+                .receive([&](long v) { total += v; }, [](error &) {});
+        expectCount(total, hops + 1, "CAF ring visits");
+        for (auto &node : ring) // break the cycle of handles
+            anon_send_exit(node, exit_reason::user_shutdown);
+        return seconds;
+    }
+}
+
+AllocResult allocationsPerCast(long casts)
+{
+    actor_system_config config;
+    actor_system system{config};
+    auto counter = system.spawn(counterActor);
+    AllocResult result;
+    runInThread([&] {
+        scoped_actor self{system};
+        auto confirm = [&] {
+            long value = -1;
+            self->request(counter, infinite, get_atom_v)
+                .receive([&](long v) { value = v; }, [&](error &) { value = -1; });
+            return value;
+        };
+        confirm();
+        // The confirming request's own allocations are measured alone and subtracted.
+        const auto c0 = alloc::snapshot();
+        confirm();
+        const auto c1 = alloc::snapshot();
+        for (long i = 0; i < casts; ++i)
+            anon_send(counter, 1L);
+        expectCount(confirm(), casts, "CAF anon_send");
+        const auto c2 = alloc::snapshot();
+        const auto callAllocations = c1.allocations - c0.allocations;
+        result.perOperation = double(c2.allocations - c1.allocations - callAllocations) / double(casts);
+    });
+    return result;
+}
+
+AllocResult allocationsPerCall(long calls)
+{
+    actor_system_config config;
+    actor_system system{config};
+    auto counter = system.spawn(counterActor);
+    alloc::Snapshot before, after;
+    runInThread([&] {
+        scoped_actor self{system};
+        self->request(counter, infinite, add_atom_v).receive([](long) {}, [](error &) {});
+        before = alloc::snapshot();
+        for (long i = 0; i < calls; ++i)
+            self->request(counter, infinite, add_atom_v).receive([](long) {}, [](error &) {});
+        after = alloc::snapshot();
+    });
+    return {double(after.allocations - before.allocations) / double(calls)};
+}
+
+AllocResult allocationsPerRequestThen(long pairs)
+{
+    alloc::Snapshot before, after;
+    runRequestThen(pairs, &before, &after);
+    return {double(after.allocations - before.allocations) / double(pairs)};
+}
+
+} // namespace bench::caf

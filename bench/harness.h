@@ -1,0 +1,82 @@
+// Small helpers shared by every side of the benchmark: a stopwatch, the process's RSS, a start
+// gate for producer threads and a bounded wait for asynchronous tear-down.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double secondsSince(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+//! Resident set size of this process in bytes (/proc/self/statm).
+std::int64_t residentBytes();
+
+//! Returns freed heap memory to the system (malloc_trim), so an RSS baseline is not flattered by
+//! memory a previous workload left in the allocator.
+void trimHeap();
+
+//! Producer threads spin on this until the measuring thread opens it.
+class StartGate
+{
+public:
+    void open() { m_open.store(true, std::memory_order_release); }
+    void pass() const
+    {
+        while (!m_open.load(std::memory_order_acquire))
+            std::this_thread::yield();
+    }
+
+private:
+    std::atomic<bool> m_open{false};
+};
+
+//! Waits until pred() holds; throws after `timeout` (tear-down that never finishes is a bug to
+//! report, not to hang on).
+template <typename Pred>
+void waitUntil(Pred pred, const char *what, std::chrono::seconds timeout = std::chrono::seconds(60))
+{
+    const auto deadline = Clock::now() + timeout;
+    while (!pred()) {
+        if (Clock::now() > deadline)
+            throw std::runtime_error(std::string("timed out waiting for ") + what);
+        std::this_thread::yield();
+    }
+}
+
+//! Throws when a workload's final count is wrong: a number measured on lost messages is no number.
+inline void expectCount(long long actual, long long expected, const char *what)
+{
+    if (actual != expected)
+        throw std::runtime_error(std::string(what) + ": counted " + std::to_string(actual)
+                                 + ", expected " + std::to_string(expected));
+}
+
+//! Runs fn on a new plain thread (no Qt event loop) and waits for it; rethrows what it threw.
+template <typename Fn>
+void runInThread(Fn &&fn)
+{
+    std::exception_ptr error;
+    std::thread thread([&] {
+        try {
+            fn();
+        } catch (...) {
+            error = std::current_exception();
+        }
+    });
+    thread.join();
+    if (error)
+        std::rethrow_exception(error);
+}
+
+} // namespace bench

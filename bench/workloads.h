@@ -1,0 +1,70 @@
+// The workloads of issue 4, one function per workload and side. Every function sets up its own
+// actors/threads, measures only the workload itself and tears everything down before returning.
+// They throw std::exception (for example when a count does not add up); the harness then prints
+// n/a with the reason. All of them are called from the main thread, outside any event loop.
+#pragma once
+
+#include <cstdint>
+
+namespace bench {
+
+//! Wall-clock seconds of the measured part of a workload.
+using Seconds = double;
+
+enum class Exec { Pool, Dedicated };
+
+//! Spawn workload: time and memory per actor (measured in a fresh child process).
+struct SpawnResult
+{
+    long actors = 0;
+    Seconds seconds = 0;          // spawn + one message + one call each + drop all (destroyed)
+    double rssBytesPerActor = 0;  // RSS growth per actor while all are idle
+    double heapBytesPerActor = 0; // live operator-new bytes per idle actor
+};
+
+//! Allocation counts of one operation kind, over many operations, all threads included.
+struct AllocResult
+{
+    double perOperation = 0;
+};
+
+namespace qt {
+Seconds castThroughput(long casts);             // invokeMethod(Queued) to a QObject on a QThread
+Seconds fanIn(int producers, long casts);       // the same from several producer threads
+Seconds blockingQueuedCalls(long calls);        // invokeMethod(BlockingQueued) with a result
+Seconds concurrentRunResults(long calls);       // QtConcurrent::run(f).result()
+SpawnResult spawn(long threads);                // one QThread + QObject per "actor"
+Seconds ring(int nodes, long hops);             // QThreadPool::start hops
+void guiLoad(int producers, long perProducer);  // 2 worker QThreads with 16 objects
+AllocResult allocationsPerCast(long casts);
+AllocResult allocationsPerCall(long calls);
+} // namespace qt
+
+namespace caf {
+bool available();
+Seconds castThroughput(long casts);             // anon_send to a stateful actor
+Seconds fanIn(int producers, long casts);
+Seconds blockingCalls(long calls);              // scoped_actor request + receive
+Seconds requestThen(long pairs);                // request(...).then(...) between two actors
+SpawnResult spawn(long actors);
+Seconds ring(int nodes, long hops);             // send() around a ring of actors
+AllocResult allocationsPerCast(long casts);
+AllocResult allocationsPerCall(long calls);
+AllocResult allocationsPerRequestThen(long pairs);
+} // namespace caf
+
+namespace qta {
+bool available();
+Seconds castThroughput(Exec exec, long casts);  // cast, then one call confirms the count
+Seconds fanIn(int producers, long casts);
+Seconds blockingCalls(Exec exec, long calls);   // call(...).wait() from a plain thread
+Seconds coAwaitCalls(long pairs);               // co_await b.call(...) inside a's coroutine handler
+SpawnResult spawn(long actors);
+Seconds ring(int nodes, long hops);
+void guiLoad(int producers, long perProducer);  // 16 pool actors
+AllocResult allocationsPerCast(Exec exec, long casts);
+AllocResult allocationsPerCall(Exec exec, long calls);
+AllocResult allocationsPerCoAwaitCall(long pairs);
+} // namespace qta
+
+} // namespace bench
