@@ -204,8 +204,8 @@ void ActorCore::runTurn() noexcept
             MessageBase *message = popCounted();
             --available;
             --budget;
-            if (!m_stateAddress && message->needsState()) {
-                refuse(message); // State failed to build: the actor is stopping
+            if ((!m_stateAddress || m_contextLost) && message->needsState()) {
+                refuse(message); // State failed to build, or no context to run on
                 ++finished;
                 continue;
             }
@@ -234,11 +234,25 @@ void ActorCore::runTurn() noexcept
             deref(); // the turn token; may delete this
             return;
         }
-        if (budget <= 0) {
+        if (budget <= 0 && !m_contextLost) {
             scheduleTurn(); // yield the thread to others sharing it (S5); the token moves on
             return;
         }
     }
+}
+
+void ActorCore::runWithoutContext() noexcept
+{
+    qCWarning(lcQtActors, "QtActors: actor '%s': its thread's event loop has ended; messages still "
+              "queued are dropped and State is destroyed off its thread",
+              qUtf8Printable(displayName()));
+    m_contextLost = true;
+    if (m_busy) {
+        // A suspended coroutine handler can never be resumed on its context either.
+        deref();
+        return;
+    }
+    runTurn();
 }
 
 void ActorCore::wake(std::coroutine_handle<> h) noexcept

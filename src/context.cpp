@@ -1,7 +1,9 @@
 #include "context_p.h"
+#include "runtime_p.h"
 
 #include <QtCore/QCoreApplication>
 #include <QtCore/QThread>
+#include <QtCore/QThreadPool>
 #include <QtCore/QThreadStorage>
 
 namespace QtActors::detail {
@@ -17,9 +19,10 @@ public:
     explicit WakeEvent(ActorCore *core) : QEvent(WakeEventType), m_core(core) { }
     ~WakeEvent() override
     {
-        // Never delivered (the thread ended first): give the turn's reference back.
-        if (m_core)
-            m_core->deref();
+        // Never delivered: the thread's event loop is gone. Qt deletes such events while it holds
+        // its event-queue lock, so the actor is released later, elsewhere.
+        if (ActorCore *core = m_core)
+            reaperPool()->start([core] { core->runWithoutContext(); });
     }
     ActorCore *take() noexcept { return std::exchange(m_core, nullptr); }
 
@@ -51,6 +54,26 @@ QThreadStorage<ContextHolder *> &contexts()
 }
 
 } // namespace
+
+void deliverMainThreadWakeupsAtAppExit()
+{
+    static std::atomic<QCoreApplication *> registeredFor{nullptr};
+    QCoreApplication *app = QCoreApplication::instance();
+    if (!app || registeredFor.load(std::memory_order_acquire) == app)
+        return;
+    if (registeredFor.exchange(app) == app)
+        return;
+    // Post routines run first in ~QCoreApplication, on the main thread, before Qt discards
+    // the events still queued: deliver ours there, so that main-thread actors finish and
+    // destroy State on their own thread.
+    qAddPostRoutine([] {
+        // A few rounds: handlers may send more messages to main-thread actors.
+        for (int round = 0; round < 8; ++round) {
+            QCoreApplication::sendPostedEvents(nullptr, ResumeEventType);
+            QCoreApplication::sendPostedEvents(nullptr, WakeEventType);
+        }
+    });
+}
 
 void ContextObject::postWake(ActorCore *core)
 {

@@ -10,6 +10,7 @@
 // so threads still running at process exit never touch a destroyed global (S15).
 
 #include "context_p.h"
+#include "runtime_p.h"
 
 #include <QtActors/executor.h>
 
@@ -34,6 +35,8 @@ namespace {
 constexpr int SharedThroughput = 64;
 constexpr int DedicatedThroughput = 1024;
 
+} // namespace
+
 QThreadPool *defaultPool()
 {
     static QThreadPool *pool = [] {
@@ -55,8 +58,6 @@ QThreadPool *reaperPool()
     }();
     return pool;
 }
-
-} // namespace
 
 class PoolScheduler final : public Scheduler, public ExecutorPrivate,
                             public std::enable_shared_from_this<PoolScheduler>
@@ -98,13 +99,20 @@ public:
         // The context lives in another thread: let that thread delete it.
         m_context->deleteLater();
     }
-    void schedule(ActorCore *core) override { m_context->postWake(core); }
+    void schedule(ActorCore *core) override
+    {
+        if (m_onMainThread)
+            deliverMainThreadWakeupsAtAppExit();
+        m_context->postWake(core);
+    }
     QThread *thread() const override { return m_thread; }
     int defaultThroughput() const override { return SharedThroughput; }
     std::shared_ptr<Scheduler> bind(const QString &) override { return shared_from_this(); }
 
 private:
     QThread *m_thread;
+    const bool m_onMainThread = QCoreApplication::instance()
+            && m_thread == QCoreApplication::instance()->thread();
     ContextObject *m_context;
 };
 
@@ -141,14 +149,25 @@ public:
     {
         m_thread->start();
     }
-    ~DedicatedScheduler() override { m_thread->quit(); }
+    ~DedicatedScheduler() override
+    {
+        // Only when the actor never finished (its core died at process exit): end the thread.
+        if (!m_detached)
+            m_thread->quit();
+    }
     void schedule(ActorCore *core) override { m_thread->context()->postWake(core); }
     QThread *thread() const override { return m_thread; }
     int defaultThroughput() const override { return DedicatedThroughput; }
-    void detach() override { m_thread->quit(); }
+    void detach() override
+    {
+        // From here on the thread may finish and be deleted at any moment: never touch it again.
+        m_detached = true;
+        m_thread->quit();
+    }
 
 private:
     ActorThread *m_thread; // deletes itself after it finished
+    bool m_detached = false;
 };
 
 class DedicatedExecutor final : public ExecutorPrivate

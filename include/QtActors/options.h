@@ -11,7 +11,7 @@ namespace QtActors {
 struct Options
 {
     //! Shown in log lines, error messages and (for dedicatedThread()) the QThread's objectName.
-    QString name;
+    QString name{}; // (the initializer keeps GCC's -Wmissing-field-initializers quiet)
     //! Where the handlers run.
     Executor executor = Executor::pool();
     //! At most this many messages per turn before the actor yields its thread (S5);

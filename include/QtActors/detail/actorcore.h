@@ -62,6 +62,9 @@ public:
     //! Continues a parked coroutine handler on the actor's context: resumes h there, or, with a
     //! null h, notes that the handler finished elsewhere. Any thread.
     void wake(std::coroutine_handle<> h) noexcept;
+    //! The context will never run this actor again (its event loop is gone): drops what is queued,
+    //! destroys State here and consumes the turn's reference. Any thread.
+    void runWithoutContext() noexcept;
     //! A coroutine handler is about to start: the actor stays busy until handlerFinished().
     void beginCoroutineHandler() noexcept { m_busy = true; }
     //! Called when a coroutine handler's task has ended, on whatever thread it ended.
@@ -121,6 +124,7 @@ private:
     std::shared_ptr<Scheduler> m_scheduler;
     void *m_stateAddress = nullptr; // context only (and the constructor)
     bool m_busy = false;            // context only: a coroutine handler holds the actor
+    bool m_contextLost = false;     // set once, by the turn that runs without a context
     bool m_finalized = false;       // guarded by m_stopMutex
     int m_throughput;
     QString m_name;

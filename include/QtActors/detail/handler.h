@@ -31,7 +31,7 @@ struct TaskTraits : std::false_type
 template <typename T>
 struct TaskTraits<QCoro::Task<T>> : std::true_type
 {
-    using value_type = T;
+    using type = T; // what the task produces
 };
 
 // The R of a handler's Reply<R> parameter, when its call operator is not a template.
@@ -225,6 +225,13 @@ struct CastSink
     void failed(ActorCore &core, std::exception_ptr e) { core.logCastError(std::move(e)); }
 };
 
+// GCC reports coroutine frames holding references to types from an anonymous namespace
+// (a State or result type local to the user's .cpp file) as -Wsubobject-linkage; the frame
+// never leaves that translation unit, so the warning does not apply.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsubobject-linkage"
+#endif
 template <typename T, typename State, typename F, typename Sink>
 Driver drive(ActorCore &core, F handler, State &state, Sink sink)
 {
@@ -241,6 +248,9 @@ Driver drive(ActorCore &core, F handler, State &state, Sink sink)
         sink.failed(core, std::current_exception());
     }
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 //! The ActorStopped error for a message the actor (null: a null handle) did not handle.
 QTACTORS_EXPORT std::exception_ptr stoppedError(const ActorCore *core) noexcept;

@@ -1,0 +1,22 @@
+// Library-wide objects. Created on first use and never destroyed, so threads still running at
+// process exit never touch a destroyed global (S15).
+#pragma once
+
+#include <QtActors/detail/actorcore.h>
+
+QT_BEGIN_NAMESPACE
+class QThreadPool;
+QT_END_NAMESPACE
+
+namespace QtActors::detail {
+
+//! The pool behind Executor::pool().
+QThreadPool *defaultPool();
+//! A one-thread pool for clean-up work nobody should wait for (joining finished threads,
+//! releasing actors whose context is gone).
+QThreadPool *reaperPool();
+//! Makes sure wake-ups still queued for the main thread are delivered when the current
+//! QCoreApplication is destroyed, so main-thread actors finish there rather than never.
+void deliverMainThreadWakeupsAtAppExit();
+
+} // namespace QtActors::detail
