@@ -3,6 +3,8 @@
 #include <QtActors/detail/actorcore.h>
 #include <QtActors/detail/handler.h>
 
+#include "runtime_p.h"
+
 #include <QtCore/QThread>
 
 #include <thread>
@@ -234,7 +236,7 @@ void ActorCore::runTurn() noexcept
             deref(); // the turn token; may delete this
             return;
         }
-        if (budget <= 0 && !m_contextLost) {
+        if (budget <= 0 && !m_contextLost && !isDeliveringAtAppExit()) {
             scheduleTurn(); // yield the thread to others sharing it (S5); the token moves on
             return;
         }

@@ -55,6 +55,15 @@ QThreadStorage<ContextHolder *> &contexts()
 
 } // namespace
 
+namespace {
+std::atomic<bool> g_deliveringAtAppExit{false};
+}
+
+bool isDeliveringAtAppExit() noexcept
+{
+    return g_deliveringAtAppExit.load(std::memory_order_relaxed);
+}
+
 void deliverMainThreadWakeupsAtAppExit()
 {
     static std::atomic<QCoreApplication *> registeredFor{nullptr};
@@ -67,11 +76,14 @@ void deliverMainThreadWakeupsAtAppExit()
     // the events still queued: deliver ours there, so that main-thread actors finish and
     // destroy State on their own thread.
     qAddPostRoutine([] {
-        // A few rounds: handlers may send more messages to main-thread actors.
+        // Turns drain completely meanwhile; a few rounds, as handlers may send more messages to
+        // main-thread actors.
+        g_deliveringAtAppExit = true;
         for (int round = 0; round < 8; ++round) {
             QCoreApplication::sendPostedEvents(nullptr, ResumeEventType);
             QCoreApplication::sendPostedEvents(nullptr, WakeEventType);
         }
+        g_deliveringAtAppExit = false;
     });
 }
 

@@ -18,5 +18,7 @@ QThreadPool *reaperPool();
 //! Makes sure wake-ups still queued for the main thread are delivered when the current
 //! QCoreApplication is destroyed, so main-thread actors finish there rather than never.
 void deliverMainThreadWakeupsAtAppExit();
+//! True while those wake-ups are delivered: turns then drain their actor completely.
+bool isDeliveringAtAppExit() noexcept;
 
 } // namespace QtActors::detail
