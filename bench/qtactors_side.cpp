@@ -1,6 +1,4 @@
 // The QtActors side, written against the public API (docs: /API.md of the design, <QtActors/QtActors>).
-// Helper types live in a named namespace, not an anonymous one: GCC's -Wsubobject-linkage fires
-// when the library's coroutine driver frame holds a handler or State of an anonymous-namespace type.
 // Coroutine code follows the GCC 12 rule: no lambda with non-trivially-destructible captures inside
 // a co_await expression (the calls awaited here are captureless or named first).
 #include "alloccounter.h"
@@ -13,7 +11,6 @@
 
 #include <atomic>
 #include <future>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -23,22 +20,7 @@ using namespace QtActors;
 
 bool available() { return true; }
 
-namespace impl {
-
-// Dedicated-thread actors are kept alive until the process ends (the registry is deliberately
-// never destroyed): dropping the last handle of one crashes the library at the moment (its
-// DedicatedScheduler destructor calls quit() on an ActorThread that may already have deleted
-// itself, see the performance notes). Keeping an idle thread around changes no measurement.
-template <typename State>
-void keepDedicatedAlive(Exec exec, const Actor<State> &actor)
-{
-    if (exec != Exec::Dedicated)
-        return;
-    static std::mutex mutex;
-    static auto *registry = new std::vector<Actor<State>>;
-    std::lock_guard lock(mutex);
-    registry->push_back(actor);
-}
+namespace {
 
 Options optionsFor(Exec exec)
 {
@@ -73,13 +55,11 @@ long readCount(const Actor<Counter> &counter)
     return counter.call([](Counter &c) { return c.count; }).wait();
 }
 
-} // namespace impl
-using namespace impl;
+} // namespace
 
 Seconds castThroughput(Exec exec, long casts)
 {
     auto counter = Actor<Counter>::emplace(optionsFor(exec));
-    keepDedicatedAlive(exec, counter);
     readCount(counter); // the actor (and its dedicated thread) is up before the clock starts
     Seconds seconds = 0;
     long seen = 0;
@@ -121,7 +101,6 @@ Seconds fanIn(int producers, long casts)
 Seconds blockingCalls(Exec exec, long calls)
 {
     auto counter = Actor<Counter>::emplace(optionsFor(exec));
-    keepDedicatedAlive(exec, counter);
     readCount(counter);
     Seconds seconds = 0;
     long last = 0;
@@ -135,7 +114,7 @@ Seconds blockingCalls(Exec exec, long calls)
     return seconds;
 }
 
-namespace impl {
+namespace {
 struct Requester
 {
 };
@@ -151,15 +130,6 @@ QCoro::Task<long> requestLoop(Actor<Counter> peer, long pairs)
     co_return last;
 }
 
-// A named handler type rather than a lambda: GCC's -Wsubobject-linkage rejects (under -Werror)
-// the library's driver frame holding a lambda, whose type has no linkage.
-struct RequestLoop
-{
-    Actor<Counter> peer;
-    long pairs;
-    QCoro::Task<long> operator()(Requester &) const { return requestLoop(peer, pairs); }
-};
-
 Seconds runCoAwait(long pairs, alloc::Snapshot *before, alloc::Snapshot *after)
 {
     auto peer = Actor<Counter>::emplace(Options{.name = QStringLiteral("bench-peer")});
@@ -169,18 +139,15 @@ Seconds runCoAwait(long pairs, alloc::Snapshot *before, alloc::Snapshot *after)
     if (before)
         *before = alloc::snapshot();
     const auto start = Clock::now();
-    const RequestLoop handler{peer, pairs};
-    // call<long>: the library's deduction of R from a QCoro::Task<R> handler is broken (see the
-    // performance notes); naming R is the documented-compatible form.
-    const long last = requester.call<long>(handler).wait();
+    auto handler = [peer, pairs](Requester &) { return requestLoop(peer, pairs); };
+    const long last = requester.call(handler).wait();
     const Seconds seconds = secondsSince(start);
     if (after)
         *after = alloc::snapshot();
     expectCount(last, pairs, "QtActors co_await call");
     return seconds;
 }
-} // namespace impl
-using namespace impl;
+} // namespace
 
 Seconds coAwaitCalls(long pairs)
 {
@@ -235,7 +202,7 @@ SpawnResult spawn(long count)
     return result;
 }
 
-namespace impl {
+namespace {
 struct RingNode
 {
     long visits = 0;
@@ -258,8 +225,7 @@ void passToken(Ring *ring, int node, long remaining)
         passToken(ring, node + 1 == int(ring->nodes.size()) ? 0 : node + 1, remaining - 1);
     });
 }
-} // namespace impl
-using namespace impl;
+} // namespace
 
 Seconds ring(int nodes, long hops)
 {
@@ -305,7 +271,6 @@ void guiLoad(int producers, long perProducer)
 AllocResult allocationsPerCast(Exec exec, long casts)
 {
     auto counter = Actor<Counter>::emplace(optionsFor(exec));
-    keepDedicatedAlive(exec, counter);
     readCount(counter);
     AllocResult result;
     runInThread([&] {
@@ -326,7 +291,6 @@ AllocResult allocationsPerCast(Exec exec, long casts)
 AllocResult allocationsPerCall(Exec exec, long calls)
 {
     auto counter = Actor<Counter>::emplace(optionsFor(exec));
-    keepDedicatedAlive(exec, counter);
     readCount(counter);
     AllocResult result;
     runInThread([&] {
