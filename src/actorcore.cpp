@@ -236,9 +236,12 @@ void ActorCore::runTurn() noexcept
             deref(); // the turn token; may delete this
             return;
         }
-        if (budget <= 0 && !m_contextLost && !isDeliveringAtAppExit()) {
-            scheduleTurn(); // yield the thread to others sharing it (S5); the token moves on
-            return;
+        if (budget <= 0) {
+            if (!m_contextLost && !isDeliveringAtAppExit()) {
+                scheduleTurn(); // yield the thread to others sharing it (S5); the token moves on
+                return;
+            }
+            budget = m_throughput; // no context to yield to: drain completely
         }
     }
 }
