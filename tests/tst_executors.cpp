@@ -1,0 +1,243 @@
+// Executors: thread affinity (S3), pool actors (S4), fairness (S5), one wake-up per batch rather
+// than one Qt event per message, application-owned pools, thousands of cheap actors.
+#include "testing.h"
+
+#include <QtCore/QThreadPool>
+#include <QtCore/QTimer>
+
+#include <QCoroTimer>
+
+#include <atomic>
+#include <memory>
+#include <set>
+#include <thread>
+#include <vector>
+
+using namespace QtActors;
+
+namespace {
+
+//! A State holding QObjects, which must live in the actor's thread (S3).
+struct WithTimer
+{
+    WithTimer() : timer(std::make_unique<QTimer>()), builtOn(QThread::currentThread()) { }
+    ~WithTimer() { *destroyedOn = QThread::currentThread(); }
+    std::unique_ptr<QTimer> timer;
+    QThread *builtOn;
+    std::shared_ptr<std::atomic<QThread *>> destroyedOn = std::make_shared<std::atomic<QThread *>>();
+    int ticks = 0;
+};
+
+} // namespace
+
+class tst_Executors : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void dedicatedThreadRunsEveryHandlerOnOneNamedThreadOfItsOwn()
+    {
+        Actor<int> a(0, {.name = QStringLiteral("alpha"), .executor = Executor::dedicatedThread()});
+        Actor<int> b(0, {.name = QStringLiteral("beta"), .executor = Executor::dedicatedThread()});
+        std::set<QThread *> seenByA;
+        for (int i = 0; i < 50; ++i)
+            seenByA.insert(a.call([](int &) { return QThread::currentThread(); }).wait());
+        QCOMPARE(seenByA.size(), size_t(1));
+        QThread *threadA = *seenByA.begin();
+        QThread *threadB = b.call([](int &) { return QThread::currentThread(); }).wait();
+        QVERIFY(threadA != threadB);
+        QVERIFY(threadA != QThread::currentThread());
+        QCOMPARE(threadA->objectName(), QStringLiteral("alpha"));
+    }
+
+    void emplaceBuildsQObjectsInTheActorsThreadAndTheyWorkThere()
+    {
+        auto uut = Actor<WithTimer>::emplace({.executor = Executor::dedicatedThread()});
+        auto destroyedOn = uut.call([](WithTimer &s) { return s.destroyedOn; }).wait();
+        const auto info = uut.call([](WithTimer &s) {
+            return std::tuple(s.builtOn, s.timer->thread(), QThread::currentThread());
+        }).wait();
+        QCOMPARE(std::get<0>(info), std::get<2>(info));
+        QCOMPARE(std::get<1>(info), std::get<2>(info)); // the QTimer has the right affinity
+        // The timer fires in the actor's thread, through its event loop.
+        auto ticks = uut.call([](WithTimer &s) -> QCoro::Task<int> {
+            s.timer->setInterval(1);
+            s.timer->start();
+            for (int i = 0; i < 3; ++i) {
+                co_await *s.timer;
+                ++s.ticks;
+            }
+            s.timer->stop();
+            co_return s.ticks;
+        });
+        QCOMPARE(std::move(ticks).wait(), 3);
+        std::move(uut.stop()).wait();
+        QCOMPARE(destroyedOn->load(), std::get<2>(info)); // and State is destroyed there too
+    }
+
+    void existingThreadExecutorRunsHandlersOnThatThread()
+    {
+        QThread worker;
+        worker.start();
+        Actor<int> uut(0, {.executor = Executor::thread(&worker)});
+        QCOMPARE(uut.call([](int &) { return QThread::currentThread(); }).wait(), &worker);
+        std::move(uut.stop()).wait();
+        worker.quit();
+        QVERIFY(worker.wait(20000));
+    }
+
+    void poolActorsRunOnPoolThreadsAndSeeEveryEarlierWrite()
+    {
+        // S4: a plain (non-atomic) State written by consecutive handlers on different threads.
+        struct Plain
+        {
+            std::vector<int> values;
+            std::set<std::thread::id> threads;
+        };
+        std::vector<Actor<Plain>> actors(16);
+        const int rounds = testing::scaled(2000);
+        for (int r = 0; r < rounds; ++r)
+            for (auto &a : actors)
+                a.cast([r](Plain &p) {
+                    p.values.push_back(r);
+                    p.threads.insert(std::this_thread::get_id());
+                });
+        size_t threadsSeen = 0;
+        for (auto &a : actors) {
+            const Plain p = a.call([](Plain &s) { return s; }).wait();
+            QCOMPARE(int(p.values.size()), rounds);
+            for (int r = 0; r < rounds; ++r)
+                QCOMPARE(p.values[r], r);
+            QVERIFY(!p.threads.count(std::this_thread::get_id()));
+            threadsSeen = std::max(threadsSeen, p.threads.size());
+        }
+        QVERIFY(threadsSeen >= 1);
+    }
+
+    void floodedActorDoesNotStarveOthersOnTheSamePool()
+    {
+        // S5: one pool thread; a flooded actor must yield after `throughput` messages.
+        QThreadPool pool;
+        pool.setMaxThreadCount(1);
+        const int throughput = 10;
+        Options options{.executor = Executor::pool(&pool), .throughput = throughput};
+        Actor<int> flooded(0, options);
+        Actor<int> other(0, options);
+        std::atomic<int> floodedCount{0};
+        std::atomic<bool> gate{false};
+        // Hold the only thread until everything is queued.
+        flooded.cast([&gate](int &) {
+            QDeadlineTimer deadline(20000);
+            while (!gate.load() && !deadline.hasExpired())
+                QThread::yieldCurrentThread();
+        });
+        for (int i = 0; i < 10000; ++i)
+            flooded.cast([&floodedCount](int &) { floodedCount.fetch_add(1); });
+        auto seenByOther = other.call([&floodedCount](int &) { return floodedCount.load(); });
+        gate = true;
+        const int handledBeforeOther = std::move(seenByOther).wait();
+        QVERIFY2(handledBeforeOther < 2 * throughput,
+                 qPrintable(QStringLiteral("the other actor waited for %1 messages").arg(handledBeforeOther)));
+        std::move(flooded.flush()).wait();
+        QCOMPARE(floodedCount.load(), 10000);
+        pool.waitForDone();
+    }
+
+    void aBatchOfMessagesCostsOneWakeUpEventNotOnePerMessage()
+    {
+        // Casts to a main-thread actor sent while its thread is busy are delivered by one posted
+        // event per `throughput` messages (plus the flush), not one per message.
+        const int throughput = 100;
+        Actor<int> uut(0, {.executor = Executor::thread(QThread::currentThread()), .throughput = throughput});
+        struct Filter : QObject
+        {
+            int userEvents = 0;
+            bool eventFilter(QObject *, QEvent *event) override
+            {
+                if (event->type() >= QEvent::User && event->type() <= QEvent::MaxUser)
+                    ++userEvents;
+                return false;
+            }
+        } filter;
+        QCoreApplication::instance()->installEventFilter(&filter);
+        const int messages = 1000;
+        for (int i = 0; i < messages; ++i)
+            uut.cast([](int &n) { ++n; });
+        auto out = testing::run([](Actor<int> a) -> QCoro::Task<int> {
+            auto c = a.call([](int &n) { return n; });
+            co_return co_await std::move(c);
+        }(uut));
+        QCoreApplication::instance()->removeEventFilter(&filter);
+        QCOMPARE(out.value.value(), messages);
+        // 1000 casts + 1 call in turns of 100, plus one event to resume the awaiting coroutine.
+        QVERIFY2(filter.userEvents <= messages / throughput + 3,
+                 qPrintable(QStringLiteral("%1 events for %2 messages").arg(filter.userEvents).arg(messages)));
+        QVERIFY(filter.userEvents >= messages / throughput); // and it did yield between turns
+    }
+
+    void applicationOwnedPoolRunsTheHandlers()
+    {
+        QThreadPool pool;
+        pool.setMaxThreadCount(2);
+        std::set<QThread *> poolThreads;
+        {
+            Actor<int> uut(0, {.executor = Executor::pool(&pool)});
+            for (int i = 0; i < 20; ++i)
+                poolThreads.insert(uut.call([](int &) { return QThread::currentThread(); }).wait());
+            std::move(uut.stop()).wait();
+        }
+        QVERIFY(!poolThreads.count(QThread::currentThread()));
+        QVERIFY(poolThreads.size() <= 2);
+        pool.waitForDone();
+    }
+
+    void waitingInsideAPoolActorForAnotherActorOnAOneThreadPoolDoesNotDeadlock()
+    {
+        // A blocked pool thread lends its slot, so the awaited actor still gets a thread.
+        QThreadPool pool;
+        pool.setMaxThreadCount(1);
+        Actor<int> inner(5, {.executor = Executor::pool(&pool)});
+        Actor<int> outer(0, {.executor = Executor::pool(&pool)});
+        auto c = outer.call([inner](int &) { return inner.call([](int &n) { return n * 2; }).wait(); });
+        QCOMPARE(std::move(c).wait(), 10);
+        pool.waitForDone();
+    }
+
+    void executorHandlesCompareAndCopy()
+    {
+        Executor a = Executor::pool();
+        Executor b = a;
+        QVERIFY(a == b);
+        QVERIFY(a == Executor::pool());
+        QVERIFY(!(a == Executor::dedicatedThread()));
+    }
+
+    void hundredThousandPoolActorsAreCheap()
+    {
+        const int n = testing::scaled(100000);
+        std::atomic<int> destroyed{0};
+        struct Counted
+        {
+            std::atomic<int> *destroyed;
+            int value = 0;
+            ~Counted() { destroyed->fetch_add(1); }
+        };
+        {
+            std::vector<Actor<Counted>> actors;
+            actors.reserve(n);
+            for (int i = 0; i < n; ++i)
+                actors.emplace_back(Counted{&destroyed, i});
+            for (auto &a : actors)
+                a.cast([](Counted &c) { c.value += 1; });
+            qint64 sum = 0;
+            for (auto &a : actors)
+                sum += a.call([](Counted &c) { return c.value; }).wait();
+            QCOMPARE(sum, qint64(n) * (n + 1) / 2);
+            destroyed = 0; // the temporaries moved from above
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(destroyed.load(), n, 60000);
+    }
+};
+
+QTEST_GUILESS_MAIN(tst_Executors)
+#include "tst_executors.moc"
