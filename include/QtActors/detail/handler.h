@@ -108,8 +108,10 @@ struct CallHandler
     static constexpr bool byState = std::is_invocable_v<F &, State &>;
     using Deduced = std::conditional_t<std::is_same_v<R, Deduce>, DeducedReply<F>, ReplyParam<Reply<R>>>;
     using ReplyType = typename Deduced::type;
-    static constexpr bool byReply =
-            !byState && Deduced::found && std::is_invocable_v<F &, State &, Reply<ReplyType>>;
+    // (conjunction: never instantiate a generic handler with a Reply type it was not meant for)
+    static constexpr bool byReply = std::conjunction_v<
+            std::bool_constant<!byState && Deduced::found>,
+            std::is_invocable<F &, State &, Reply<std::conditional_t<Deduced::found, ReplyType, int>>>>;
 
     template <bool, typename = void>
     struct FromState
