@@ -30,6 +30,13 @@ struct FractalViewport
     int maxIterations = 256;
 };
 
+//! A tile actor's State (at namespace scope, see PrimeCounter in worker.h).
+struct TileWorker
+{
+    int column = 0;
+    int row = 0;
+};
+
 class FractalFacade : public QObject
 {
     Q_OBJECT
@@ -80,11 +87,6 @@ Q_SIGNALS:
     void progressChanged();
 
 private:
-    struct TileWorker
-    {
-        int column = 0;
-        int row = 0;
-    };
     QCoro::Task<> renderTile(int index, QtActors::Call<QImage> call, int generation);
 
     std::vector<QtActors::Actor<TileWorker>> m_workers;

@@ -15,6 +15,12 @@
 #include <atomic>
 #include <memory>
 
+//! The worker actor's State.
+struct PrimeCounter
+{
+    qint64 chunksHandled = 0;
+};
+
 class WorkerFacade : public QObject
 {
     Q_OBJECT
@@ -62,10 +68,9 @@ Q_SIGNALS:
     void ended();
 
 private:
-    struct PrimeCounter
-    {
-        qint64 chunksHandled = 0;
-    };
+    // PrimeCounter (the actor's State) is at namespace scope: Clang cannot use the default member
+    // initializers of a nested class before the enclosing class is complete, so
+    // std::is_constructible (checked by Actor::emplace) would be false.
     struct Chunk
     {
         qint64 primes = 0;
