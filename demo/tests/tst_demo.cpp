@@ -48,6 +48,7 @@ private Q_SLOTS:
     void aMissingKeyIsAnsweredAsNotFound();
     void everyTileIsRenderedByItsActor();
     void zoomingRendersEveryTileAgain();
+    void doubleClickingTheFractalZoomsInAndDraggingPans();
     void theSwarmConservesItsTotalWhileActorsComeAndGo();
     void anAuditNoticesMoneyFromNowhere();
     void theWorkerCountsPrimesOnItsOwnThread();
@@ -163,6 +164,30 @@ void tst_Demo::zoomingRendersEveryTileAgain()
         QVERIFY(fractal.isTileCurrent(i));
     QVERIFY(fractal.tilesRendered() >= renderedBefore + fractal.tileCount());
     QVERIFY(fractal.tile(fractal.tileCount() / 2) != before);
+}
+
+void tst_Demo::doubleClickingTheFractalZoomsInAndDraggingPans()
+{
+    auto &fractal = uut->fractal;
+    QTRY_VERIFY_WITH_TIMEOUT(fractal.isComplete(), slow);
+    auto *view = qobject_cast<QQuickItem *>(uut->findItem(u"fractalView"_s));
+    QVERIFY(view);
+    const QPoint center = view->mapToScene(QPointF(view->width() / 2, view->height() / 2)).toPoint();
+    const double zoomBefore = fractal.zoom();
+    const int rendersBefore = fractal.renders();
+
+    QTest::mouseDClick(uut->window(), Qt::LeftButton, {}, center);
+    QTRY_COMPARE_WITH_TIMEOUT(fractal.zoom(), zoomBefore * 2, slow);
+    QCOMPARE(fractal.renders(), rendersBefore + 1);
+    QTRY_VERIFY_WITH_TIMEOUT(fractal.isComplete(), slow);
+
+    QTest::mousePress(uut->window(), Qt::LeftButton, {}, center);
+    for (int step = 1; step <= 10; ++step)
+        QTest::mouseMove(uut->window(), center + QPoint(step * 10, step * 5));
+    QTest::mouseRelease(uut->window(), Qt::LeftButton, {}, center + QPoint(100, 50));
+    QTRY_COMPARE_WITH_TIMEOUT(fractal.renders(), rendersBefore + 2, slow);
+    QCOMPARE(fractal.zoom(), zoomBefore * 2); // panned, not zoomed
+    QTRY_VERIFY_WITH_TIMEOUT(fractal.isComplete(), slow);
 }
 
 void tst_Demo::theSwarmConservesItsTotalWhileActorsComeAndGo()
