@@ -13,31 +13,62 @@ namespace {
 const QEvent::Type WakeEventType = static_cast<QEvent::Type>(QEvent::registerEventType());
 const QEvent::Type ResumeEventType = static_cast<QEvent::Type>(QEvent::registerEventType());
 
+// Qt discards a posted event without delivering it in two cases: its thread's queue is cleaned
+// up (the thread ended, or QCoreApplication is being destroyed), or no QCoreApplication exists any
+// more (after it is destroyed, Qt delivers nothing, even in threads whose loops still run). In the
+// second case the event is destroyed inside the right thread's running event loop, so the work is
+// done right there. In the first, Qt holds its queue lock: the actor is released later, elsewhere.
+bool discardedInsideItsRunningLoop(QThread *target)
+{
+    QThread *current = QThread::currentThread();
+    return current == target && current->loopLevel() > 0;
+}
+
 class WakeEvent final : public QEvent
 {
 public:
-    explicit WakeEvent(ActorCore *core) : QEvent(WakeEventType), m_core(core) { }
+    WakeEvent(ActorCore *core, QThread *target) : QEvent(WakeEventType), m_core(core), m_target(target)
+    {
+    }
     ~WakeEvent() override
     {
-        // Never delivered: the thread's event loop is gone. Qt deletes such events while it holds
-        // its event-queue lock, so the actor is released later, elsewhere.
-        if (ActorCore *core = m_core)
+        ActorCore *core = m_core;
+        if (!core)
+            return; // delivered
+        if (discardedInsideItsRunningLoop(m_target)) {
+            QTACTORS_HANDOFF_ACQUIRE(this);
+            core->runTurn();
+        } else {
             reaperPool()->start([core] { core->runWithoutContext(); });
+        }
     }
     ActorCore *take() noexcept { return std::exchange(m_core, nullptr); }
 
 private:
     ActorCore *m_core;
+    QThread *m_target;
 };
 
 class ResumeEvent final : public QEvent
 {
 public:
-    explicit ResumeEvent(std::coroutine_handle<> h) : QEvent(ResumeEventType), m_handle(h) { }
-    std::coroutine_handle<> handle() const noexcept { return m_handle; }
+    ResumeEvent(std::coroutine_handle<> h, QThread *target)
+        : QEvent(ResumeEventType), m_handle(h), m_target(target)
+    {
+    }
+    ~ResumeEvent() override
+    {
+        // A coroutine whose thread's loop is gone can never resume; its frame is left alone.
+        if (m_handle && discardedInsideItsRunningLoop(m_target)) {
+            QTACTORS_HANDOFF_ACQUIRE(this);
+            take().resume();
+        }
+    }
+    std::coroutine_handle<> take() noexcept { return std::exchange(m_handle, {}); }
 
 private:
     std::coroutine_handle<> m_handle;
+    QThread *m_target;
 };
 
 // Owned by QThreadStorage: lets go of the thread's ContextObject when the thread ends.
@@ -89,14 +120,14 @@ void deliverMainThreadWakeupsAtAppExit()
 
 void ContextObject::postWake(ActorCore *core)
 {
-    auto *event = new WakeEvent(core);
+    auto *event = new WakeEvent(core, thread());
     QTACTORS_HANDOFF_RELEASE(event);
     QCoreApplication::postEvent(this, event);
 }
 
 void ContextObject::postResume(std::coroutine_handle<> h)
 {
-    auto *event = new ResumeEvent(h);
+    auto *event = new ResumeEvent(h, thread());
     QTACTORS_HANDOFF_RELEASE(event);
     QCoreApplication::postEvent(this, event);
 }
@@ -111,7 +142,7 @@ bool ContextObject::event(QEvent *event)
     }
     if (event->type() == ResumeEventType) {
         QTACTORS_HANDOFF_ACQUIRE(event);
-        static_cast<ResumeEvent *>(event)->handle().resume();
+        static_cast<ResumeEvent *>(event)->take().resume();
         return true;
     }
     return QObject::event(event);

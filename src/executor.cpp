@@ -66,7 +66,7 @@ public:
     explicit PoolScheduler(QThreadPool *pool) : m_pool(pool) { }
     void schedule(ActorCore *core) override
     {
-        QTACTORS_HANDOFF_RELEASE(core);
+        QTACTORS_HANDOFF_RELEASE(&core->m_runnable);
         m_pool->start(&core->m_runnable);
     }
     QThread *thread() const override { return nullptr; }
@@ -80,7 +80,7 @@ private:
 
 void ActorCore::Runnable::run()
 {
-    QTACTORS_HANDOFF_ACQUIRE(m_core);
+    QTACTORS_HANDOFF_ACQUIRE(this);
     m_core->runTurn();
 }
 

@@ -29,13 +29,13 @@ void replyFunction(S &s, Reply<std::string> reply)
     reply(std::to_string(s.value));
 }
 
-auto plain = [](S &s) { return s.value; };
-auto constRef = [](const S &s) { return s.value; };
-auto voidPlain = [](S &) { };
-auto coroutine = [](S &) -> QCoro::Task<double> { co_return 1.5; };
-auto withReply = [](S &, Reply<QString> reply) { reply(QString()); };
-auto genericReply = [](S &, auto reply) { reply(1); };
-auto mutableLambda = [n = 0](S &) mutable { return ++n; };
+[[maybe_unused]] auto plain = [](S &s) { return s.value; };
+[[maybe_unused]] auto constRef = [](const S &s) { return s.value; };
+[[maybe_unused]] auto voidPlain = [](S &) { };
+[[maybe_unused]] auto coroutine = [](S &) -> QCoro::Task<double> { co_return 1.5; };
+[[maybe_unused]] auto withReply = [](S &, Reply<QString> reply) { reply(QString()); };
+[[maybe_unused]] auto genericReply = [](S &, auto reply) { reply(1); };
+[[maybe_unused]] auto mutableLambda = [n = 0](S &) mutable { return ++n; };
 
 template <typename F, typename R = Deduce>
 constexpr HandlerKind kindOf = CallHandler<S, F, R>::kind;
