@@ -26,7 +26,7 @@ QString number(qint64 n)
 // predicate is a named object of the caller's: GCC 12 mishandles a lambda temporary written inside
 // a co_await expression (shared/PLATFORM-NOTES.md).
 QCoro::Task<bool> waitUntil(const std::function<bool()> &predicate,
-                           std::chrono::milliseconds timeout)
+                            std::chrono::milliseconds timeout)
 {
     QElapsedTimer clock;
     clock.start();
@@ -71,7 +71,7 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
     demo.probe.reset();
 
     // 1. Shared map: insert and read back through the same facade QML uses.
-    const QStringList keys{u"alpha"_s, u"beta"_s, u"gamma"_s, u"delta"_s};
+    const QStringList keys{ u"alpha"_s, u"beta"_s, u"gamma"_s, u"delta"_s };
     QString mapThread;
     report.mapOk = true;
     for (int i = 0; i < keys.size(); ++i) {
@@ -82,13 +82,13 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
     for (int i = 0; i < keys.size(); ++i) {
         const QVariantMap got = co_await demo.map.getTask(keys[i]);
         report.mapOk = report.mapOk && got.value(u"found"_s).toBool()
-                       && got.value(u"value"_s).toString() == QString::number(i * i);
+                && got.value(u"value"_s).toString() == QString::number(i * i);
         mapThread = got.value(u"thread"_s).toString();
     }
     const QString noSuchKey = u"no such key"_s;
     const QVariantMap missing = co_await demo.map.getTask(noSuchKey);
-    report.mapOk = report.mapOk && missing.value(u"ok"_s).toBool()
-                   && !missing.value(u"found"_s).toBool();
+    report.mapOk =
+            report.mapOk && missing.value(u"ok"_s).toBool() && !missing.value(u"found"_s).toBool();
 
     // 2-4. Everything else runs at once. The fractal dives into the seahorse valley.
     constexpr double valleyX = -0.743643887;
@@ -132,8 +132,10 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
         report.screenshotOk = isNotBlank(image);
         if (!screenshotPath.isEmpty()) {
             report.screenshotOk = report.screenshotOk && image.save(screenshotPath);
-            shot = u"%1 (%2x%3%4)"_s.arg(screenshotPath).arg(image.width()).arg(image.height())
-                       .arg(report.screenshotOk ? QString() : u", BLANK OR NOT SAVED"_s);
+            shot = u"%1 (%2x%3%4)"_s.arg(screenshotPath)
+                           .arg(image.width())
+                           .arg(image.height())
+                           .arg(report.screenshotOk ? QString() : u", BLANK OR NOT SAVED"_s);
         } else {
             shot = report.screenshotOk ? u"grabbed, not blank"_s : u"BLANK"_s;
         }
@@ -150,32 +152,32 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
     report.workerOk = canceled && workerProgress > 0 && demo.worker.chunksDone() == chunksAtCancel;
     report.fractalOk = fractalDone && demo.fractal.renders() >= 4;
     report.swarmOk = swarmSettled && demo.swarm.audits() >= 2 && demo.swarm.invariantHeld()
-                     && demo.swarm.inFlight() == 0;
+            && demo.swarm.inFlight() == 0;
 
     const auto yesNo = [](bool b) { return b ? u"yes"_s : u"NO"_s; };
     const qint64 total = demo.swarm.messagesHandled() + demo.fractal.tilesRendered()
-                         + demo.map.messagesHandled() + demo.worker.chunksDone();
+            + demo.map.messagesHandled() + demo.worker.chunksDone();
     QStringList lines;
     lines << u"QtActors demo — autorun for %1 s"_s.arg(double(clock.elapsed()) / 1000, 0, 'f', 1)
-          << u"  shared map       %1 calls, values read back correctly: %2 (handled on %3)"_s
-                 .arg(number(demo.map.messagesHandled()), yesNo(report.mapOk), mapThread)
-          << u"  fractal          %1 tiles rendered by %2 tile actors in %3 renders, all shown: %4"_s
-                 .arg(number(demo.fractal.tilesRendered()), number(demo.fractal.tileCount()),
-                      number(demo.fractal.renders()), yesNo(report.fractalOk))
-          << u"  swarm            %1 messages between %2 → %3 → %4 accounts (actors)"_s
-                 .arg(number(demo.swarm.messagesHandled()), number(startAccounts),
-                      number(peakAccounts), number(demo.swarm.accountCount()))
-          << u"                   %1 audits, total %2, swarm invariant held: %3"_s
-                 .arg(number(demo.swarm.audits()), number(demo.swarm.lastAuditTotal()),
-                      yesNo(report.swarmOk))
+          << u"  shared map       %1 calls, values read back correctly: %2 (handled on %3)"_s.arg(
+                     number(demo.map.messagesHandled()), yesNo(report.mapOk), mapThread)
+          << u"  fractal          %1 tiles by %2 tile actors in %3 renders, all shown: %4"_s
+                     .arg(number(demo.fractal.tilesRendered()), number(demo.fractal.tileCount()),
+                          number(demo.fractal.renders()), yesNo(report.fractalOk))
+          << u"  swarm            %1 messages between %2 → %3 → %4 accounts (actors)"_s.arg(
+                     number(demo.swarm.messagesHandled()), number(startAccounts),
+                     number(peakAccounts), number(demo.swarm.accountCount()))
+          << u"                   %1 audits, total %2, swarm invariant held: %3"_s.arg(
+                     number(demo.swarm.audits()), number(demo.swarm.lastAuditTotal()),
+                     yesNo(report.swarmOk))
           << u"  dedicated worker %1 chunks on %2, canceled at %3%, stopped after cancel: %4"_s
-                 .arg(number(chunksAtCancel), demo.worker.threadName())
-                 .arg(demo.worker.progress() * 100, 0, 'f', 0)
-                 .arg(yesNo(report.workerOk))
+                     .arg(number(chunksAtCancel), demo.worker.threadName())
+                     .arg(demo.worker.progress() * 100, 0, 'f', 0)
+                     .arg(yesNo(report.workerOk))
           << u"  messages handled %1 in total"_s.arg(number(total))
           << u"  GUI timer delay  worst %1 ms (timer every %2 ms)"_s
-                 .arg(std::max(worstBeforeShot, demo.probe.worstDelayMs()), 0, 'f', 1)
-                 .arg(GuiProbe::intervalMs)
+                     .arg(std::max(worstBeforeShot, demo.probe.worstDelayMs()), 0, 'f', 1)
+                     .arg(GuiProbe::intervalMs)
           << u"  screenshot       %1"_s.arg(shot)
           << u"  result           %1"_s.arg(report.ok() ? u"OK"_s : u"FAILED"_s);
     report.text = lines.join(u'\n');

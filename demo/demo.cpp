@@ -20,11 +20,11 @@ Demo::~Demo() = default;
 bool Demo::load()
 {
     QQuickStyle::setStyle(u"Basic"_s);
-    engine.setInitialProperties({{u"probe"_s, QVariant::fromValue(&probe)},
-                                 {u"map"_s, QVariant::fromValue(&map)},
-                                 {u"fractal"_s, QVariant::fromValue(&fractal)},
-                                 {u"swarm"_s, QVariant::fromValue(&swarm)},
-                                 {u"worker"_s, QVariant::fromValue(&worker)}});
+    engine.setInitialProperties({ { u"probe"_s, QVariant::fromValue(&probe) },
+                                  { u"map"_s, QVariant::fromValue(&map) },
+                                  { u"fractal"_s, QVariant::fromValue(&fractal) },
+                                  { u"swarm"_s, QVariant::fromValue(&swarm) },
+                                  { u"worker"_s, QVariant::fromValue(&worker) } });
     engine.load(QUrl(u"qrc:/QtActorsDemo/Main.qml"_s));
     return window() != nullptr;
 }

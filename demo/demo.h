@@ -1,5 +1,6 @@
-// Demo: the application's parts in one place — the panel facades, the GUI-delay probe and the QML
-// engine showing them — so that main() and the tests build exactly the same thing. GUI thread only.
+// Demo: the application's parts in one place — the panel facades, the GUI-delay probe and the
+// QML engine showing them — so that main() and the tests build exactly the same thing.
+// GUI thread only.
 #pragma once
 
 #include "fractal.h"

@@ -13,13 +13,17 @@ namespace {
 QRgb paletteColor(double t)
 {
     // The classic smooth Mandelbrot gradient: deep blue, white, orange, black.
-    struct Stop { double at; int r, g, b; };
-    static constexpr std::array<Stop, 6> stops{{{0.0, 0, 7, 100},
-                                                {0.16, 32, 107, 203},
-                                                {0.42, 237, 255, 255},
-                                                {0.6425, 255, 170, 0},
-                                                {0.8575, 0, 2, 0},
-                                                {1.0, 0, 7, 100}}};
+    struct Stop
+    {
+        double at;
+        int r, g, b;
+    };
+    static constexpr std::array<Stop, 6> stops{ { { 0.0, 0, 7, 100 },
+                                                  { 0.16, 32, 107, 203 },
+                                                  { 0.42, 237, 255, 255 },
+                                                  { 0.6425, 255, 170, 0 },
+                                                  { 0.8575, 0, 2, 0 },
+                                                  { 1.0, 0, 7, 100 } } };
     t -= std::floor(t);
     std::size_t i = 1;
     while (i + 1 < stops.size() && stops[i].at < t)
@@ -61,14 +65,14 @@ QImage renderTileImage(const FractalViewport &view, int column, int row, int siz
 } // namespace
 
 FractalFacade::FractalFacade(QObject *parent)
-    : QObject(parent)
-    , m_tiles(std::size_t(tileCount()))
-    , m_tileGeneration(std::size_t(tileCount()), -1)
+    : QObject(parent),
+      m_tiles(std::size_t(tileCount())),
+      m_tileGeneration(std::size_t(tileCount()), -1)
 {
     m_workers.reserve(std::size_t(tileCount()));
     for (int i = 0; i < tileCount(); ++i) {
-        m_workers.emplace_back(TileWorker{i % columns(), i / columns()},
-                               QtActors::Options{.name = u"tile-%1"_s.arg(i)});
+        m_workers.emplace_back(TileWorker{ i % columns(), i / columns() },
+                               QtActors::Options{ .name = u"tile-%1"_s.arg(i) });
     }
     resetView();
 }
@@ -84,8 +88,8 @@ void FractalFacade::setView(double x, double y, double zoom)
         return;
     m_view.centerX = x;
     m_view.centerY = y;
-    m_view.unitsPerPixel = std::clamp(FractalViewport::fullWidth / (columns() * tileSize()) / zoom,
-                                      1e-15, 0.02);
+    m_view.unitsPerPixel =
+            std::clamp(FractalViewport::fullWidth / (columns() * tileSize()) / zoom, 1e-15, 0.02);
     render();
 }
 
@@ -129,11 +133,11 @@ void FractalFacade::render()
     const int height = rows() * size;
     for (int i = 0; i < tileCount(); ++i) {
         auto call = m_workers[std::size_t(i)].call(
-            [view = m_view, latest = m_latest, generation, size, width, height](TileWorker &w) {
-                if (latest->load(std::memory_order_relaxed) != generation)
-                    return QImage(); // superseded before it started: skip the work
-                return renderTileImage(view, w.column, w.row, size, width, height);
-            });
+                [view = m_view, latest = m_latest, generation, size, width, height](TileWorker &w) {
+                    if (latest->load(std::memory_order_relaxed) != generation)
+                        return QImage(); // superseded before it started: skip the work
+                    return renderTileImage(view, w.column, w.row, size, width, height);
+                });
         renderTile(i, std::move(call), generation);
     }
     Q_EMIT progressChanged();
@@ -160,8 +164,7 @@ QCoro::Task<> FractalFacade::renderTile(int index, QtActors::Call<QImage> call, 
     Q_EMIT progressChanged();
 }
 
-FractalView::FractalView(QQuickItem *parent)
-    : QQuickPaintedItem(parent)
+FractalView::FractalView(QQuickItem *parent) : QQuickPaintedItem(parent)
 {
     setFillColor(QColor(0x10, 0x14, 0x1c));
 }
@@ -173,8 +176,8 @@ void FractalView::setFractal(FractalFacade *fractal)
     disconnect(m_tileConnection);
     m_fractal = fractal;
     if (fractal) {
-        m_tileConnection = connect(fractal, &FractalFacade::progressChanged, this,
-                                   [this] { update(); });
+        m_tileConnection =
+                connect(fractal, &FractalFacade::progressChanged, this, [this] { update(); });
     }
     update();
     Q_EMIT fractalChanged();
@@ -187,15 +190,16 @@ QRectF FractalView::imageRect() const
     const QSizeF image(m_fractal->columns() * m_fractal->tileSize(),
                        m_fractal->rows() * m_fractal->tileSize());
     const QSizeF fitted = image.scaled(size(), Qt::KeepAspectRatio);
-    return QRectF(QPointF((width() - fitted.width()) / 2, (height() - fitted.height()) / 2), fitted);
+    return QRectF(QPointF((width() - fitted.width()) / 2, (height() - fitted.height()) / 2),
+                  fitted);
 }
 
 QPointF FractalView::toImageFraction(double x, double y) const
 {
     const QRectF r = imageRect();
     if (r.isEmpty())
-        return {0.5, 0.5};
-    return {(x - r.x()) / r.width(), (y - r.y()) / r.height()};
+        return { 0.5, 0.5 };
+    return { (x - r.x()) / r.width(), (y - r.y()) / r.height() };
 }
 
 void FractalView::paint(QPainter *painter)

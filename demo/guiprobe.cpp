@@ -2,8 +2,7 @@
 
 #include <algorithm>
 
-GuiProbe::GuiProbe(QObject *parent)
-    : QObject(parent)
+GuiProbe::GuiProbe(QObject *parent) : QObject(parent)
 {
     m_timer.setTimerType(Qt::PreciseTimer);
     m_timer.setInterval(intervalMs);

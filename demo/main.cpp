@@ -33,11 +33,11 @@ int main(int argc, char *argv[])
     parser.setApplicationDescription(u"QtActors: actors behind a Qt Quick UI"_s);
     parser.addHelpOption();
     const QCommandLineOption autorunOption(
-        u"autorun"_s, u"Drive every panel for SECONDS seconds, print a summary and exit."_s,
-        u"SECONDS"_s);
+            u"autorun"_s, u"Drive every panel for SECONDS seconds, print a summary and exit."_s,
+            u"SECONDS"_s);
     const QCommandLineOption screenshotOption(
-        u"screenshot"_s, u"With --autorun: save the window to PATH (PNG) at the end."_s,
-        u"PATH"_s);
+            u"screenshot"_s, u"With --autorun: save the window to PATH (PNG) at the end."_s,
+            u"PATH"_s);
     parser.addOption(autorunOption);
     parser.addOption(screenshotOption);
     parser.process(app);
@@ -54,9 +54,8 @@ int main(int argc, char *argv[])
             return 2;
         }
         const QString screenshot = parser.value(screenshotOption);
-        QTimer::singleShot(200, &app, [&demo, seconds, screenshot] {
-            runAndQuit(demo, seconds, screenshot);
-        });
+        QTimer::singleShot(200, &app,
+                           [&demo, seconds, screenshot] { runAndQuit(demo, seconds, screenshot); });
     }
     return app.exec();
 }

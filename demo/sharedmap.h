@@ -23,7 +23,8 @@ class SharedMapFacade : public QObject
 public:
     explicit SharedMapFacade(QObject *parent = nullptr);
 
-    //! Stores value under key. Answers {ok, op, key, value, previous, size, thread} or {ok: false, error}.
+    //! Stores value under key. Answers {ok, op, key, value, previous, size, thread}
+    //! or {ok: false, error}.
     Q_INVOKABLE QCoro::QmlTask insert(const QString &key, const QString &value);
     //! Looks key up. Answers {ok, op, key, found, value, thread} or {ok: false, error}.
     Q_INVOKABLE QCoro::QmlTask get(const QString &key);

@@ -91,8 +91,7 @@ QtActors::Call<qint64> closeAccount(const AccountActor &account)
 } // namespace
 
 SwarmFacade::SwarmFacade(int accounts, QObject *parent)
-    : QObject(parent)
-    , m_bank(std::make_shared<swarm::Bank>())
+    : QObject(parent), m_bank(std::make_shared<swarm::Bank>())
 {
     enqueue([this, accounts]() { return doAdd(accounts); });
     m_rateClock.start();
@@ -205,7 +204,7 @@ void SwarmFacade::resumeTraffic()
     for (std::size_t i = 0; i < transfers; ++i) {
         m_bank->inFlight.fetch_add(1, std::memory_order_relaxed);
         m_accounts[(i * 7919) % m_accounts.size()].cast(
-            [](swarm::Account &account) { account.receive(0); });
+                [](swarm::Account &account) { account.receive(0); });
     }
 }
 
@@ -265,7 +264,7 @@ QCoro::Task<> SwarmFacade::doAdd(int count)
         account.bank = m_bank;
         account.balance = initialBalance;
         account.random = quint64(m_nextSeed++) * 2654435761u;
-        m_accounts.emplace_back(std::move(account), QtActors::Options{.name = u"account"_s});
+        m_accounts.emplace_back(std::move(account), QtActors::Options{ .name = u"account"_s });
     }
     m_expectedTotal += qint64(std::max(count, 0)) * initialBalance;
     publishDirectory();
@@ -332,9 +331,10 @@ QCoro::Task<> SwarmFacade::doAudit()
     m_lastAuditMs = double(clock.nsecsElapsed()) / 1e6;
     if (!held)
         m_invariantHeld = false;
-    setEvent(held ? u"audit: %1 accounts hold %2 — conserved"_s.arg(number(accountCount()),
-                                                                      number(total))
-                  : u"audit FAILED: %1 instead of %2"_s.arg(number(total), number(m_expectedTotal)));
+    setEvent(
+            held ? u"audit: %1 accounts hold %2 — conserved"_s.arg(number(accountCount()),
+                                                                   number(total))
+                 : u"audit FAILED: %1 instead of %2"_s.arg(number(total), number(m_expectedTotal)));
     Q_EMIT auditFinished(held, total);
     if (m_wantRunning)
         resumeTraffic();

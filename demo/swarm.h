@@ -28,7 +28,8 @@ namespace swarm {
 
 struct Account;
 
-//! The accounts that transfers may go to: an immutable snapshot, replaced when accounts come and go.
+//! The accounts that transfers may go to: an immutable snapshot, replaced when accounts come
+//! and go.
 struct Directory
 {
     std::vector<QtActors::Actor<Account>> accounts;
@@ -37,10 +38,10 @@ struct Directory
 //! What every account shares. Thread-safe.
 struct Bank
 {
-    std::atomic<bool> running{false};
-    std::atomic<qint64> inFlight{0}; // transfers sent and not yet handled
-    std::atomic<qint64> handled{0};
-    std::atomic<int> version{0};
+    std::atomic<bool> running{ false };
+    std::atomic<qint64> inFlight{ 0 }; // transfers sent and not yet handled
+    std::atomic<qint64> handled{ 0 };
+    std::atomic<int> version{ 0 };
 
     std::shared_ptr<const Directory> directory() const;
     void publish(std::shared_ptr<const Directory> directory);
@@ -140,7 +141,8 @@ private:
         bool ok = true;
     };
     template <typename Send>
-    QCoro::Task<Sum> askAll(const std::vector<QtActors::Actor<swarm::Account>> &accounts, Send send);
+    QCoro::Task<Sum> askAll(const std::vector<QtActors::Actor<swarm::Account>> &accounts,
+                            Send send);
     void enqueue(Operation operation);
     QCoro::Task<> runOperations();
     QCoro::Task<bool> settle();

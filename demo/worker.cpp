@@ -24,12 +24,11 @@ bool isPrime(qint64 n)
 } // namespace
 
 WorkerFacade::WorkerFacade(QObject *parent)
-    : QObject(parent)
-    , m_worker(QtActors::Actor<PrimeCounter>::emplace(QtActors::Options{
-          .name = u"prime-worker"_s, .executor = QtActors::Executor::dedicatedThread()}))
-    , m_status(u"idle"_s)
-{
-}
+    : QObject(parent),
+      m_worker(QtActors::Actor<PrimeCounter>::emplace(QtActors::Options{
+              .name = u"prime-worker"_s, .executor = QtActors::Executor::dedicatedThread() })),
+      m_status(u"idle"_s)
+{ }
 
 WorkerFacade::~WorkerFacade()
 {

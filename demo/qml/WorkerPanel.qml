@@ -66,7 +66,8 @@ Panel {
             }
         }
         Label {
-            text: qsTr("Each cell is one chunk of %1 numbers, one call to the worker; cancel sets a flag the running chunk polls.")
+            text: qsTr("Each cell is one chunk of %1 numbers, one call to the worker; "
+                       + "cancel sets a flag the running chunk polls.")
                   .arg(panel.count(100000))
             color: "#8b98a9"
             wrapMode: Text.WordWrap
@@ -83,7 +84,8 @@ Panel {
                 model: panel.worker.chunkCount
                 Rectangle {
                     required property int index
-                    width: (chunkGrid.width - (chunkGrid.columns - 1) * chunkGrid.spacing) / chunkGrid.columns
+                    width: (chunkGrid.width - (chunkGrid.columns - 1) * chunkGrid.spacing)
+                           / chunkGrid.columns
                     height: 12
                     radius: 2
                     color: index < panel.worker.chunksDone ? "#3d8bfd"

@@ -82,8 +82,8 @@ void tst_Demo::cleanupTestCase()
 
 void tst_Demo::theWindowShowsFourPanelsAndTheDelayStrip()
 {
-    for (const auto &name : {u"mapPanel"_s, u"fractalPanel"_s, u"swarmPanel"_s, u"workerPanel"_s,
-                             u"fractalView"_s, u"delayLabel"_s})
+    for (const auto &name : { u"mapPanel"_s, u"fractalPanel"_s, u"swarmPanel"_s, u"workerPanel"_s,
+                              u"fractalView"_s, u"delayLabel"_s })
         QVERIFY2(uut->findItem(name), qPrintable(name));
     QCOMPARE(uut->window()->width(), 1280);
 }
@@ -95,8 +95,9 @@ void tst_Demo::callMapPanel(QVariantMap *answer, const char *function, const QSt
     QVERIFY(panel);
     panel->setProperty("lastResult", QVariant());
     const bool invoked = value.isNull()
-        ? QMetaObject::invokeMethod(panel, function, Q_ARG(QVariant, key))
-        : QMetaObject::invokeMethod(panel, function, Q_ARG(QVariant, key), Q_ARG(QVariant, value));
+            ? QMetaObject::invokeMethod(panel, function, Q_ARG(QVariant, key))
+            : QMetaObject::invokeMethod(panel, function, Q_ARG(QVariant, key),
+                                        Q_ARG(QVariant, value));
     QVERIFY(invoked);
     // The answer arrives through QmlTask.then() in QML.
     QTRY_VERIFY_WITH_TIMEOUT(!toMap(panel->property("lastResult")).isEmpty(), slow);
@@ -172,7 +173,8 @@ void tst_Demo::doubleClickingTheFractalZoomsInAndDraggingPans()
     QTRY_VERIFY_WITH_TIMEOUT(fractal.isComplete(), slow);
     auto *view = qobject_cast<QQuickItem *>(uut->findItem(u"fractalView"_s));
     QVERIFY(view);
-    const QPoint center = view->mapToScene(QPointF(view->width() / 2, view->height() / 2)).toPoint();
+    const QPoint center =
+            view->mapToScene(QPointF(view->width() / 2, view->height() / 2)).toPoint();
     const double zoomBefore = fractal.zoom();
     const int rendersBefore = fractal.renders();
 
@@ -271,7 +273,7 @@ void tst_Demo::theGrabbedWindowIsNotBlankInAnyPanel()
     QQuickWindow *window = uut->window();
     const QImage image = window->grabWindow();
     QVERIFY(isNotBlank(image));
-    const QStringList panels{u"mapPanel"_s, u"fractalPanel"_s, u"swarmPanel"_s, u"workerPanel"_s};
+    const QStringList panels{ u"mapPanel"_s, u"fractalPanel"_s, u"swarmPanel"_s, u"workerPanel"_s };
     const qreal dpr = image.devicePixelRatio();
     for (const QString &name : panels) {
         auto *item = qobject_cast<QQuickItem *>(uut->findItem(name));
