@@ -58,11 +58,11 @@ private Q_SLOTS:
     void awaitingFromAnotherEventLoopThreadResumesThere()
     {
         Actor<int> uut(1);
-        QThread worker;
-        worker.start();
         std::atomic<QThread *> resumedOn{nullptr};
+        QThread worker;
         QObject context;
         context.moveToThread(&worker);
+        worker.start();
         QMetaObject::invokeMethod(&context, [&] {
             [](Actor<int> a, std::atomic<QThread *> *out) -> QCoro::Task<> {
                 *out = co_await awaitAndReportThread(a);
