@@ -6,10 +6,13 @@
 #include <QtCore/QTimer>
 #include <QtTest/QSignalSpy>
 
+#include <QtConcurrent/QtConcurrent>
+
 #include <QCoroFuture>
 #include <QCoroTimer>
 
 #include <atomic>
+#include <thread>
 #include <memory>
 #include <vector>
 
@@ -195,6 +198,44 @@ private Q_SLOTS:
             co_return co_await std::move(viaB) * 2;
         });
         QCOMPARE(std::move(result).wait(), 44);
+    }
+
+    void poolActorCanAwaitAQFutureThroughAsCall()
+    {
+        // S4: QFutures too, on a pool thread with no event loop.
+        Actor<int> uut(1);
+        auto c = uut.call([&uut](int &n) -> QCoro::Task<std::pair<int, bool>> {
+            auto work = asCall(QtConcurrent::run([] { return 41; }));
+            const int v = co_await std::move(work);
+            co_return std::pair(v + n, uut.isCurrent());
+        });
+        const auto result = std::move(c).wait();
+        QCOMPARE(result.first, 42);
+        QVERIFY(result.second); // resumed on the actor's context
+    }
+
+    void asCallCarriesExceptionsAndCancellation()
+    {
+        QPromise<int> failingPromise;
+        auto failing = asCall(failingPromise.future());
+        std::thread([&failingPromise] {
+            failingPromise.start();
+            failingPromise.setException(std::make_exception_ptr(std::runtime_error("in future")));
+            failingPromise.finish();
+        }).join();
+        QCOMPARE(testing::thrownBy([&] { std::move(failing).wait(); }), QStringLiteral("in future"));
+        QFuture<int> canceled;
+        {
+            QPromise<int> promise;
+            canceled = promise.future();
+            promise.start();
+            promise.future().cancel();
+            promise.finish();
+        }
+        auto c = asCall(canceled);
+        QCOMPARE(testing::thrownBy([&] { std::move(c).wait(); }), QStringLiteral("Error"));
+        auto empty = asCall(QFuture<void>());
+        QCOMPARE(testing::thrownBy([&] { std::move(empty).wait(); }), QStringLiteral("Error"));
     }
 
     void coroutineHandlerOnAThreadExecutorCanAwaitQtTimers()

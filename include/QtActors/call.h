@@ -113,6 +113,34 @@ private:
 
 } // namespace detail
 
+//! A Call that finishes when `future` does, with its result or its exception (a canceled future
+//! gives QtActors::Error). Lets a coroutine handler on a pool actor await a QFuture: QCoro's own
+//! `co_await future` needs an event loop on the awaiting thread, which pool threads lack (S4).
+template <typename T>
+Call<T> asCall(QFuture<T> future)
+{
+    auto state = detail::Ref<detail::CallState<T>>::adopt(
+            new detail::CallState<T>(detail::CallStateBase::Owner{nullptr, nullptr, QStringLiteral("QFuture")}));
+    future.then(QtFuture::Launch::Sync,
+                [state](QFuture<T> f) {
+                    try {
+                        if constexpr (std::is_void_v<T>) {
+                            f.waitForFinished(); // rethrows a stored exception
+                            state->complete();
+                        } else {
+                            state->complete(f.result());
+                        }
+                    } catch (...) {
+                        state->fail(std::current_exception());
+                    }
+                })
+            .onCanceled([state] {
+                state->fail(std::make_exception_ptr(
+                        Error(QStringLiteral("QtActors: the awaited QFuture was canceled"))));
+            });
+    return Call<T>(std::move(state));
+}
+
 template <typename T>
 QFuture<T> Call<T>::future() &&
 {
