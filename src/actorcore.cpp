@@ -129,7 +129,7 @@ void ActorCore::refuse(MessageBase *message) noexcept
         qCInfo(lcQtActors, "QtActors: actor '%s' is stopped; a call was answered with ActorStopped",
                qUtf8Printable(displayName()));
     message->drop(this);
-    delete message;
+    message->dispose();
 }
 
 void ActorCore::requestStop(Ref<CallState<void>> waiter)
@@ -219,7 +219,7 @@ void ActorCore::runTurn() noexcept
                 logCastError(std::current_exception());
             }
             if (message != &m_stopNode)
-                delete message;
+                message->dispose();
             if (m_busy)
                 break;
             ++finished;

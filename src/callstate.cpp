@@ -8,6 +8,8 @@
 #include <QtCore/QThread>
 #include <QtCore/QThreadPool>
 
+#include <chrono>
+
 namespace QtActors::detail {
 
 QString CallStateBase::Owner::displayName() const
@@ -65,6 +67,22 @@ bool CallStateBase::setContinuation(Continuation *c) noexcept
 void CallStateBase::waitBlocking() const noexcept
 {
     auto &status = const_cast<std::atomic<unsigned> &>(m_status);
+    // Spin briefly first: a round trip to a thread that is awake takes a few microseconds, while
+    // sleeping in the kernel and being woken costs tens on a virtual machine. Single-core
+    // machines skip it, as the answer cannot arrive while this thread spins.
+    static const bool spinFirst = QThread::idealThreadCount() > 1;
+    if (spinFirst) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+        for (int i = 1;; ++i) {
+            if (status.load(std::memory_order_acquire) == Ready)
+                return;
+            if (i % 64 == 0 && std::chrono::steady_clock::now() > deadline)
+                break;
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    }
     unsigned expected = Pending;
     if (!status.compare_exchange_strong(expected, Blocking, std::memory_order_acq_rel,
                                         std::memory_order_acquire))

@@ -107,10 +107,14 @@ public:
         using Traits = detail::CallHandler<State, H, R>;
         static_assert(Traits::check());
         using Result = typename Traits::Result;
-        auto state = newCallState<Result>();
-        if constexpr (Traits::kind != detail::HandlerKind::Invalid && !std::is_reference_v<Result>)
-            send(new detail::CallMessage<State, H, R>(std::forward<F>(handler), state));
-        return Call<Result>(std::move(state));
+        if constexpr (Traits::kind != detail::HandlerKind::Invalid && !std::is_reference_v<Result>) {
+            auto *message = new detail::CallMessage<State, H, R>(std::forward<F>(handler), owner());
+            Call<Result> answer(message->callState());
+            send(message);
+            return answer;
+        } else {
+            return Call<Result>(newCallState<Result>()); // unreachable: check() failed above
+        }
     }
 
     //! Finishes when every message sent before it (from this thread) has been handled.
@@ -170,14 +174,17 @@ private:
             if (message->isCast())
                 qCWarning(lcQtActors, "QtActors: cast to a null Actor handle dropped");
             message->drop(nullptr);
-            delete message;
+            message->dispose();
         }
+    }
+    detail::CallStateBase::Owner owner() const
+    {
+        return d ? d->owner() : detail::CallStateBase::Owner{nullptr, nullptr, QStringLiteral("(null)")};
     }
     template <typename T>
     detail::Ref<detail::CallState<T>> newCallState() const
     {
-        return detail::Ref<detail::CallState<T>>::adopt(new detail::CallState<T>(
-                d ? d->owner() : detail::CallStateBase::Owner{nullptr, nullptr, QStringLiteral("(null)")}));
+        return detail::Ref<detail::CallState<T>>::adopt(new detail::CallState<T>(owner()));
     }
     detail::Core<State> *d = nullptr;
 };

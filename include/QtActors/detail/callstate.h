@@ -107,7 +107,7 @@ private:
 };
 
 template <typename T>
-class CallState final : public CallStateBase
+class CallState : public CallStateBase
 {
 public:
     using CallStateBase::CallStateBase;
@@ -139,7 +139,7 @@ private:
 };
 
 template <>
-class CallState<void> final : public CallStateBase
+class CallState<void> : public CallStateBase
 {
 public:
     using CallStateBase::CallStateBase;

@@ -14,6 +14,7 @@
 
 #include <coroutine>
 #include <functional>
+#include <optional>
 #include <tuple>
 #include <type_traits>
 
@@ -288,55 +289,63 @@ private:
     F m_f;
 };
 
+//! A call message and its CallState in one allocation. The mailbox's reference is given back by
+//! dispose(), which first destroys the handler (and its captures); the Call, a Reply or a
+//! running coroutine handler may keep the CallState part alive after that.
 template <typename State, typename F, typename R>
-class CallMessage final : public MessageBase
+class CallMessage final : public MessageBase,
+                          public CallState<typename CallHandler<State, F, R>::Result>
 {
     using Traits = CallHandler<State, F, R>;
 
 public:
     using Result = typename Traits::Result;
+    using StateType = CallState<Result>;
 
     template <typename G>
-    CallMessage(G &&f, Ref<CallState<Result>> state)
-        : m_f(std::forward<G>(f)), m_state(std::move(state))
+    CallMessage(G &&f, CallStateBase::Owner owner)
+        : StateType(std::move(owner)), m_f(std::in_place, std::forward<G>(f))
     {
     }
+    //! The CallState part, with a new reference.
+    Ref<StateType> callState() noexcept { return Ref<StateType>::share(this); }
+
     void run(ActorCore &core, void *state) override
     {
         State &s = *static_cast<State *>(state);
         if constexpr (Traits::kind == HandlerKind::Coroutine) {
             core.beginCoroutineHandler();
-            drive<Result>(core, std::move(m_f), s, CallSink<Result>{std::move(m_state)});
+            drive<Result>(core, std::move(*m_f), s, CallSink<Result>{callState()});
         } else if constexpr (Traits::kind == HandlerKind::WithReply) {
-            m_state->addHolder(); // the running handler holds the call open until it returns
+            this->addHolder(); // the running handler holds the call open until it returns
             try {
-                std::invoke(m_f, s, Reply<Result>(m_state));
+                std::invoke(*m_f, s, Reply<Result>(callState()));
             } catch (...) {
-                m_state->fail(std::current_exception());
+                this->fail(std::current_exception());
             }
-            m_state->releaseHolder();
+            this->releaseHolder();
         } else {
             try {
                 if constexpr (std::is_void_v<Result>) {
-                    std::invoke(m_f, s);
-                    m_state->complete();
+                    std::invoke(*m_f, s);
+                    this->complete();
                 } else {
-                    m_state->complete(std::invoke(m_f, s));
+                    this->complete(std::invoke(*m_f, s));
                 }
             } catch (...) {
-                m_state->fail(std::current_exception());
+                this->fail(std::current_exception());
             }
         }
     }
-    void drop(const ActorCore *core) noexcept override
+    void drop(const ActorCore *core) noexcept override { this->fail(stoppedError(core)); }
+    void dispose() noexcept override
     {
-        if (m_state)
-            m_state->fail(stoppedError(core));
+        m_f.reset();
+        StateType::deref();
     }
 
 private:
-    F m_f;
-    Ref<CallState<Result>> m_state;
+    std::optional<F> m_f;
 };
 
 //! emplace(): builds State on the actor's context; always the first message.

@@ -12,8 +12,8 @@ namespace QtActors::detail {
 
 class ActorCore;
 
-//! One queued closure. run() and drop() are called at most once, on the actor's turn (run) or on
-//! whichever thread refuses or discards the message (drop); the caller deletes the message after.
+//! One queued closure. run() or drop() is called once, on the actor's turn (run) or on whichever
+//! thread refuses or discards the message (drop); dispose() follows.
 class MessageBase
 {
 public:
@@ -25,6 +25,8 @@ public:
     virtual void drop(const ActorCore *core) noexcept = 0;
     //! False for the messages that run before State exists or after it is gone.
     virtual bool needsState() const noexcept { return true; }
+    //! Called once after run() or drop(): frees the message (or what of it nobody else shares).
+    virtual void dispose() noexcept { delete this; }
     //! True for cast messages: a dropped cast is logged as a warning.
     virtual bool isCast() const noexcept { return false; }
 
