@@ -3,9 +3,10 @@
 // lifetimes, never timings; nothing sleeps to let work finish.
 //
 // Loops are sized with testing::scaled() (QTACTORS_STRESS_SCALE=0.25 under ThreadSanitizer). Every
-// test function draws a fresh seed; a failing one prints it, and QTACTORS_STRESS_SEED=<seed> replays
-// it. A watchdog aborts with the seed if a test hangs, since a hang is the failure mode of several
-// of these rules.
+// test function draws a fresh seed for its random choices (targets, message kinds, when to stop or
+// drop); a failing one prints it, and QTACTORS_STRESS_SEED=<seed> replays those choices (the thread
+// interleaving itself differs from run to run). A watchdog aborts with the seed if a test hangs,
+// since a hang is how several of these rules would fail.
 #include "testing.h"
 
 #include <QtCore/QFile>
@@ -570,7 +571,7 @@ private:
     //! One round of senders racing the end of an actor (stop() from another thread, or the last
     //! handle dropped), with senders that switch to WeakActor::lock() in WeakLock mode.
     void shutdownRound(int mode, bool dedicated, QRandomGenerator &rng, int round, Failures &failures,
-                       int &roundsWithNullLock)
+                       int &nullLocks)
     {
         const bool stop = mode & Stop;
         const bool weak = mode & WeakLock;
@@ -701,7 +702,7 @@ private:
             if (k > log.sent || (!stop && k != log.sent))
                 failures.add(where(QStringLiteral("sender %1: sent %2 message(s) through live handles, %3 ran")
                                            .arg(s).arg(log.sent).arg(k)));
-            roundsWithNullLock += log.nullLocks;
+            nullLocks += log.nullLocks;
             for (auto &[seq, call] : logs[s].calls) {
                 if (!call.isFinished()) {
                     failures.add(where(QStringLiteral("sender %1: call %2 still unanswered after the end").arg(s).arg(seq)));
@@ -879,10 +880,10 @@ private Q_SLOTS:
             });
         }
         joinAll(threads);
-        QVERIFY2(failures.isEmpty(), withSeed(failures.report()).constData());
         abortUnless(destroyed.waitFor(total),
                     withSeed(QByteArray::number(destroyed.value()) + " of " + QByteArray::number(total)
                              + " States destroyed"));
+        QVERIFY2(failures.isEmpty(), withSeed(failures.report()).constData());
         QCOMPARE(destroyed.value(), total);
         QVERIFY2(wrong.load() == 0,
                  withSeed(QByteArray::number(wrong.load())
@@ -971,10 +972,10 @@ private Q_SLOTS:
             });
         }
         joinAll(threads);
-        QVERIFY2(failures.isEmpty(), withSeed(failures.report()).constData());
         abortUnless(log.destroyed.waitFor(total),
                     withSeed(QByteArray::number(log.destroyed.value()) + " of " + QByteArray::number(total)
                              + " States destroyed"));
+        QVERIFY2(failures.isEmpty(), withSeed(failures.report()).constData());
         QCOMPARE(log.constructed.load(), total);
         QCOMPARE(log.destroyed.value(), total);
         QCOMPARE(log.misplaced.load(), 0);
@@ -989,26 +990,37 @@ private Q_SLOTS:
                               + " threads, " + QByteArray::number(baselineThreads) + " before"));
     }
 
-    // S3: many actors sharing one existing thread: all handlers and all destructors run there.
+    // S3, S11: many actors sharing one existing thread (a worker, or the test's own thread with
+    // its event loop): all handlers and all destructors run there.
+    void actorsOnOneSharedThreadAllRunAndDieThere_data()
+    {
+        QTest::addColumn<bool>("onTestThread");
+        QTest::newRow("worker thread") << false;
+        QTest::newRow("test's thread") << true;
+    }
     void actorsOnOneSharedThreadAllRunAndDieThere()
     {
+        QFETCH(bool, onTestThread);
         QThread worker;
         worker.setObjectName(QStringLiteral("shared worker"));
-        worker.start();
+        QThread *const home = onTestThread ? QThread::currentThread() : &worker;
+        if (!onTestThread)
+            worker.start();
         const int actorCount = 50;
         const int senders = 3;
-        const int each = scaled(20000);
+        const int each = onTestThread ? scaled(5000) : scaled(20000);
         HomeLog log;
         std::unique_ptr<std::atomic<bool>[]> gone(new std::atomic<bool>[actorCount]);
         std::vector<Actor<Homed>> actors;
         for (int a = 0; a < actorCount; ++a) {
             gone[a] = false;
             actors.push_back(Actor<Homed>::emplace(
-                    {.name = QStringLiteral("on worker %1").arg(a), .executor = Executor::thread(&worker),
-                     .throughput = 1 + a % 5},
+                    {.name = QStringLiteral("on %1 %2").arg(home->objectName()).arg(a),
+                     .executor = Executor::thread(home), .throughput = 1 + a % 5},
                     &log, &gone[a]));
         }
         Failures failures;
+        std::atomic<int> sendersDone{0};
         std::vector<std::thread> threads;
         for (int s = 0; s < senders; ++s) {
             threads.emplace_back([&, seed = m_seed + quint32(s)] {
@@ -1020,24 +1032,38 @@ private Q_SLOTS:
                             h.check();
                             ++h.handled;
                         });
-                    } else if (a.call([](Homed &h) { return h.check(); }).wait() != &worker) {
+                    } else if (a.call([](Homed &h) { return h.check(); }).wait() != home) {
                         failures.add(QStringLiteral("a handler ran off the shared thread"));
                     }
                 }
+                sendersDone.fetch_add(1);
             });
         }
+        // On the test's thread the actors need its event loop while the senders wait for them.
+        abortUnless(eventually([&] { return sendersDone.load() == senders; }, 60000),
+                    withSeed("senders blocked on actors of the shared thread"));
         joinAll(threads);
-        QVERIFY2(failures.isEmpty(), withSeed(failures.report()).constData());
-        for (int a = 0; a < actorCount; a += 2)
-            actors[a].stop().wait(); // half stopped, half dropped
+        if (onTestThread) {
+            // S11: waiting here for an actor that runs here could never finish.
+            QCOMPARE(testing::thrownBy([&] { actors[0].call([](Homed &h) { return h.handled; }).wait(); }),
+                     QStringLiteral("Deadlock"));
+        }
+        for (int a = 0; a < actorCount; a += 2) {
+            Call<void> stopped = actors[a].stop(); // half stopped, half dropped
+            if (!onTestThread)
+                std::move(stopped).wait();
+        }
         actors.clear();
-        abortUnless(log.destroyed.waitFor(actorCount),
+        abortUnless(eventually([&] { return log.destroyed.value() >= actorCount; }),
                     withSeed(QByteArray::number(log.destroyed.value()) + " of "
                              + QByteArray::number(actorCount) + " States destroyed"));
+        QVERIFY2(failures.isEmpty(), withSeed(failures.report()).constData());
         QCOMPARE(log.destroyed.value(), actorCount);
         QCOMPARE(log.misplaced.load(), 0);
-        worker.quit();
-        QVERIFY(worker.wait(QDeadlineTimer(30000)));
+        if (!onTestThread) {
+            worker.quit();
+            QVERIFY(worker.wait(QDeadlineTimer(30000)));
+        }
     }
 
     // S2, S10: coroutine handlers awaiting other actors under load from several threads.
@@ -1101,10 +1127,11 @@ private Q_SLOTS:
         const auto here = testing::run(awaitFronts(fronts, backs, deep, factors, senders + 1, awaited,
                                                    m_seed ^ 0x7f4a7c15u, &failures, &finished),
                                        60000);
-        QVERIFY2(here.finished && !here.error, withSeed("the awaiting coroutine on the test's thread did not finish"));
+        abortUnless(here.finished, withSeed("the awaiting coroutine on the test's thread did not finish"));
+        QCOMPARE(errorKind(here.error), QStringLiteral("none"));
         joinAll(threads);
-        QVERIFY2(eventually([&] { return finished.load(std::memory_order_acquire) == 2; }),
-                 withSeed("the awaiting coroutine on the worker thread did not finish"));
+        abortUnless(eventually([&] { return finished.load(std::memory_order_acquire) == 2; }),
+                    withSeed("the awaiting coroutine on the worker thread did not finish"));
         awaiterThread.quit();
         QVERIFY(awaiterThread.wait(QDeadlineTimer(30000)));
         QVERIFY2(failures.isEmpty(), withSeed(failures.report()).constData());
@@ -1376,8 +1403,9 @@ private Q_SLOTS:
             co_return wrong;
         };
         const auto awaited = testing::run(awaiting(), 60000);
+        abortUnless(awaited.finished, withSeed("the awaiting coroutine did not finish"));
         joinAll(threads);
-        QVERIFY2(awaited.finished && !awaited.error, withSeed("the awaiting coroutine did not finish"));
+        QCOMPARE(errorKind(awaited.error), QStringLiteral("none"));
         QCOMPARE(*awaited.value, 0);
         QVERIFY2(failures.isEmpty(), withSeed(failures.report()).constData());
 
@@ -1425,18 +1453,20 @@ private Q_SLOTS:
                     while (!release.load())
                         std::this_thread::yield();
                 });
-                QVERIFY(eventually([&] { return entered.load(); }));
+                abortUnless(eventually([&] { return entered.load(); }),
+                            withSeed("the flooded actor's first handler never started"));
                 for (int i = 0; i < floods; ++i)
                     flooded.cast([&](int &n) { progress.store(++n, std::memory_order_relaxed); });
                 Call<int> seen = other.call([&](int &) { return progress.load(std::memory_order_relaxed); });
                 release = true;
                 const int got = std::move(seen).wait();
+                const int handled = flooded.call([](int &n) { return n; }).wait();
+                flooded.stop().wait();
+                other.stop().wait();
                 QVERIFY2(got < budget,
                          withSeed("the other actor waited for " + QByteArray::number(got)
                                   + " flooded messages; the budget is " + QByteArray::number(budget)));
-                QCOMPARE(flooded.call([](int &n) { return n; }).wait(), floods);
-                flooded.stop().wait();
-                other.stop().wait();
+                QCOMPARE(handled, floods);
             }
         }
     }
