@@ -546,7 +546,7 @@ int runAll(const Config &config)
         if (!config.runs("qtactors"))
             p99.qtactors = max.qtactors = skipped;
         else if (haveQtActors)
-            gui("QtActors  cast to 16 pool actors", [&] { QTA((qta::guiLoad(kGuiProducers, per), 0.0)); }, p99, max, &Row::qtactors);
+            gui("QtActors  cast to 16 pool actors", [&] { (void)QTA((qta::guiLoad(kGuiProducers, per), 0.0)); }, p99, max, &Row::qtactors);
         else
             p99.qtactors = max.qtactors = notBuilt("QtActors side");
         if (config.runs("qt"))
