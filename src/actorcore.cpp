@@ -64,6 +64,7 @@ ActorCore::ActorCore(const Options &options)
     : m_scheduler(options.executor.bind(options.name)), m_name(options.name)
 {
     m_throughput = options.throughput > 0 ? options.throughput : m_scheduler->defaultThroughput();
+    m_linger = m_scheduler->linger();
 }
 
 ActorCore::~ActorCore()
@@ -75,13 +76,7 @@ ActorCore::~ActorCore()
             continue;
         refuse(message);
     }
-    std::vector<Ref<CallState<void>>> waiters;
-    {
-        std::lock_guard lock(m_stopMutex);
-        waiters.swap(m_stopWaiters);
-    }
-    for (auto &waiter : waiters)
-        waiter->complete();
+    completeStopWaiters();
 }
 
 void ActorCore::releaseHandle() noexcept
@@ -135,13 +130,15 @@ void ActorCore::refuse(MessageBase *message) noexcept
 void ActorCore::requestStop(Ref<CallState<void>> waiter)
 {
     if (waiter) {
-        std::unique_lock lock(m_stopMutex);
+        QMutexLocker lock(&m_stopMutex);
         if (m_finalized) {
             lock.unlock();
             waiter->complete();
             return;
         }
-        m_stopWaiters.push_back(std::move(waiter));
+        if (!m_stopWaiters)
+            m_stopWaiters = std::make_unique<std::vector<Ref<CallState<void>>>>();
+        m_stopWaiters->push_back(std::move(waiter));
     }
     std::uint64_t old = m_state.load(std::memory_order_relaxed);
     do {
@@ -226,6 +223,8 @@ void ActorCore::runTurn() noexcept
         }
         if (m_busy)
             continue;
+        if (finished > 0 && budget > 0 && lingerForMore(finished))
+            continue;
 
         const std::uint64_t previous = m_state.fetch_sub(finished * One, std::memory_order_acq_rel);
         const std::uint64_t remaining = (previous >> 1) - finished;
@@ -260,6 +259,23 @@ void ActorCore::runWithoutContext() noexcept
     runTurn();
 }
 
+bool ActorCore::lingerForMore(std::uint64_t finished) noexcept
+{
+    if (m_linger.count() <= 0 || m_contextLost || isDeliveringAtAppExit())
+        return false;
+    const auto deadline = std::chrono::steady_clock::now() + m_linger;
+    for (int i = 1;; ++i) {
+        const std::uint64_t state = m_state.load(std::memory_order_acquire);
+        if ((state >> 1) > finished)
+            return true; // more arrived while this turn still holds the token: no wake-up needed
+        if ((state & Closed) || (i % 32 == 0 && std::chrono::steady_clock::now() > deadline))
+            return false;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+}
+
 void ActorCore::wake(std::coroutine_handle<> h) noexcept
 {
     m_wakeHandle = h;
@@ -279,15 +295,21 @@ void ActorCore::finalize() noexcept
 {
     if (m_stateAddress)
         destroyState();
-    std::vector<Ref<CallState<void>>> waiters;
-    {
-        std::lock_guard lock(m_stopMutex);
-        m_finalized = true;
-        waiters.swap(m_stopWaiters);
-    }
-    for (auto &waiter : waiters)
-        waiter->complete();
+    completeStopWaiters();
     m_scheduler->detach();
+}
+
+void ActorCore::completeStopWaiters() noexcept
+{
+    std::unique_ptr<std::vector<Ref<CallState<void>>>> waiters;
+    {
+        QMutexLocker lock(&m_stopMutex);
+        m_finalized = true;
+        waiters = std::move(m_stopWaiters);
+    }
+    if (waiters)
+        for (auto &waiter : *waiters)
+            waiter->complete();
 }
 
 void ActorCore::constructionFailed(std::exception_ptr error) noexcept

@@ -158,6 +158,13 @@ public:
     void schedule(ActorCore *core) override { m_thread->context()->postWake(core); }
     QThread *thread() const override { return m_thread; }
     int defaultThroughput() const override { return DedicatedThroughput; }
+    std::chrono::nanoseconds linger() const override
+    {
+        // A reply to a caller that spins in wait() comes back within microseconds: catching the
+        // next message here saves a posted event and a thread wake-up. One core: never spin.
+        static const bool worthIt = QThread::idealThreadCount() > 1;
+        return worthIt ? std::chrono::microseconds(20) : std::chrono::nanoseconds(0);
+    }
     void detach() override
     {
         // From here on the thread may finish and be deleted at any moment: never touch it again.

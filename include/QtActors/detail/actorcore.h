@@ -24,14 +24,15 @@
 #include <QtActors/detail/scheduler.h>
 #include <QtActors/options.h>
 
+#include <QtCore/QMutex>
 #include <QtCore/QRunnable>
 #include <QtCore/QString>
 
 #include <atomic>
+#include <chrono>
 #include <coroutine>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <vector>
 
@@ -115,21 +116,26 @@ private:
     MessageBase *popCounted() noexcept;
     bool parkOrContinue() noexcept;
     void finalize() noexcept;
+    void completeStopWaiters() noexcept;
+    bool lingerForMore(std::uint64_t finished) noexcept;
 
+    // Written by senders: the count, the handle count, the mailbox's head (first in Mailbox).
     std::atomic<std::uint64_t> m_state{0};
     std::atomic<int> m_handles{1};
+    Mailbox m_mailbox; // its consumer end starts a new cache line (see mailbox.h)
+    // Turn side: touched by the context, and by wake() once per suspension.
     std::atomic<int> m_park{Running};
-    Mailbox m_mailbox;
-    std::coroutine_handle<> m_wakeHandle; // written by wake() before it publishes Woken
-    std::shared_ptr<Scheduler> m_scheduler;
-    void *m_stateAddress = nullptr; // context only (and the constructor)
-    bool m_busy = false;            // context only: a coroutine handler holds the actor
-    bool m_contextLost = false;     // set once, by the turn that runs without a context
-    bool m_finalized = false;       // guarded by m_stopMutex
+    bool m_busy = false;        // context only: a coroutine handler holds the actor
+    bool m_contextLost = false; // set once, by the turn that runs without a context
+    bool m_finalized = false;   // guarded by m_stopMutex
     int m_throughput;
+    std::chrono::nanoseconds m_linger{0}; // context only: spin for more work before idling
+    std::coroutine_handle<> m_wakeHandle; // written by wake() before it publishes Woken
+    void *m_stateAddress = nullptr;       // context only (and the constructor)
+    std::shared_ptr<Scheduler> m_scheduler;
     QString m_name;
-    std::mutex m_stopMutex;
-    std::vector<Ref<CallState<void>>> m_stopWaiters;
+    QMutex m_stopMutex;
+    std::unique_ptr<std::vector<Ref<CallState<void>>>> m_stopWaiters; // rare: made on demand
     StopMessage m_stopNode;
     Runnable m_runnable{this};
 };

@@ -85,8 +85,10 @@ private:
         void drop(const ActorCore *) noexcept override { }
     };
 
-    std::atomic<MessageBase *> m_head;
-    MessageBase *m_tail; // consumer only
+    std::atomic<MessageBase *> m_head; // producers
+    // The consumer's end on a cache line of its own, so that popping does not write to the line
+    // every sender writes to.
+    alignas(64) MessageBase *m_tail;
     Stub m_stub;
 };
 

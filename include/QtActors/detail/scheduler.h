@@ -8,6 +8,8 @@
 
 #include <QtActors/detail/common.h>
 
+#include <chrono>
+
 QT_BEGIN_NAMESPACE
 class QThread;
 class QThreadPool;
@@ -29,6 +31,9 @@ public:
     virtual QThreadPool *pool() const { return nullptr; }
     //! Messages per turn when Options::throughput is 0.
     virtual int defaultThroughput() const = 0;
+    //! How long a turn that ran out of messages spins for more before it gives up its context.
+    //! Only worth it where the thread belongs to the actor alone (zero elsewhere).
+    virtual std::chrono::nanoseconds linger() const { return std::chrono::nanoseconds(0); }
     //! The actor has finished: a dedicated thread quits and is cleaned up.
     virtual void detach() { }
 };
