@@ -1,4 +1,4 @@
-// expect: (no match for|cannot be used|no matching|invalid operands|no viable|operator co_await)
+// expect: (no match for|cannot be used|no matching|invalid operands|no viable|operator co_await|no member named .await_ready.)
 #include <QtActors/QtActors>
 
 #include <QCoroTask>
