@@ -122,7 +122,7 @@ private:
     // Written by senders: the count, the handle count, the mailbox's head (first in Mailbox).
     std::atomic<std::uint64_t> m_state{0};
     std::atomic<int> m_handles{1};
-    Mailbox m_mailbox; // its consumer end starts a new cache line (see mailbox.h)
+    Mailbox m_mailbox;
     // Turn side: touched by the context, and by wake() once per suspension.
     std::atomic<int> m_park{Running};
     bool m_busy = false;        // context only: a coroutine handler holds the actor

@@ -86,9 +86,7 @@ private:
     };
 
     std::atomic<MessageBase *> m_head; // producers
-    // The consumer's end on a cache line of its own, so that popping does not write to the line
-    // every sender writes to.
-    alignas(64) MessageBase *m_tail;
+    MessageBase *m_tail;               // consumer only
     Stub m_stub;
 };
 
