@@ -77,26 +77,13 @@ Seconds fanIn(int producers, long casts)
     actor_system system{config};
     auto counter = system.spawn(counterActor);
     scoped_actor confirm{system};
-    const long perProducer = casts / producers;
-    StartGate gate;
-    std::vector<std::thread> threads;
-    for (int p = 0; p < producers; ++p) {
-        threads.emplace_back([&] {
-            gate.pass();
-            for (long i = 0; i < perProducer; ++i)
-                anon_send(counter, 1L);
-        });
-    }
-    const auto start = Clock::now();
-    gate.open();
-    for (auto &t : threads)
-        t.join();
-    long seen = -1;
-    confirm->request(counter, infinite, get_atom_v)
-        .receive([&](long v) { seen = v; }, [&](error &) { seen = -1; });
-    const Seconds seconds = secondsSince(start);
-    expectCount(seen, perProducer * producers, "CAF fan-in anon_send");
-    return seconds;
+    auto read = [&] {
+        long seen = -1;
+        confirm->request(counter, infinite, get_atom_v)
+            .receive([&](long v) { seen = v; }, [&](error &) { seen = -1; });
+        return seen;
+    };
+    return timeFanIn(producers, casts, [&] { anon_send(counter, 1L); }, read, "CAF fan-in anon_send");
 }
 
 Seconds blockingCalls(long calls)

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace bench {
 
@@ -60,6 +61,31 @@ inline void expectCount(long long actual, long long expected, const char *what)
     if (actual != expected)
         throw std::runtime_error(std::string(what) + ": counted " + std::to_string(actual)
                                  + ", expected " + std::to_string(expected));
+}
+
+//! The fan-in workload, the same for every side: `producers` plain threads released together each
+//! call send() casts/producers times; read() then confirms the count (part of the timed span).
+template <typename Send, typename Read>
+double timeFanIn(int producers, long casts, Send send, Read read, const char *what)
+{
+    const long perProducer = casts / producers;
+    StartGate gate;
+    std::vector<std::thread> threads;
+    for (int p = 0; p < producers; ++p) {
+        threads.emplace_back([&] {
+            gate.pass();
+            for (long i = 0; i < perProducer; ++i)
+                send();
+        });
+    }
+    const auto start = Clock::now();
+    gate.open();
+    for (auto &t : threads)
+        t.join();
+    const long seen = read();
+    const double seconds = secondsSince(start);
+    expectCount(seen, perProducer * producers, what);
+    return seconds;
 }
 
 //! Runs fn on a new plain thread (no Qt event loop) and waits for it; rethrows what it threw.

@@ -90,24 +90,9 @@ Seconds fanIn(int producers, long casts)
 {
     WorkerThread worker;
     Counter *counter = worker.newCounter();
-    const long perProducer = casts / producers;
-    StartGate gate;
-    std::vector<std::thread> threads;
-    for (int p = 0; p < producers; ++p) {
-        threads.emplace_back([&] {
-            gate.pass();
-            for (long i = 0; i < perProducer; ++i)
-                castOne(counter);
-        });
-    }
-    const auto start = Clock::now();
-    gate.open();
-    for (auto &t : threads)
-        t.join();
-    const long seen = readCount(counter);
-    const Seconds seconds = secondsSince(start);
-    expectCount(seen, perProducer * producers, "fan-in queued invokeMethod");
-    return seconds;
+    return timeFanIn(
+            producers, casts, [&] { castOne(counter); }, [&] { return readCount(counter); },
+            "fan-in queued invokeMethod");
 }
 
 Seconds blockingQueuedCalls(long calls)
