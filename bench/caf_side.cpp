@@ -179,9 +179,7 @@ SpawnResult spawn(long count)
 
     SpawnResult result;
     result.actors = count;
-    trimHeap();
-    const std::int64_t rss0 = residentBytes();
-    const std::int64_t heap0 = alloc::snapshot().liveBytes;
+    const Footprint before = footprint();
 
     const auto start = Clock::now();
     std::vector<actor> actors;
@@ -199,9 +197,7 @@ SpawnResult spawn(long count)
     Seconds seconds = secondsSince(start);
     expectCount(sum, count, "CAF spawn: messages");
 
-    trimHeap(); // what the call round freed is not part of an idle actor
-    const std::int64_t rss1 = residentBytes();
-    const std::int64_t heap1 = alloc::snapshot().liveBytes;
+    const Footprint idle = footprint(); // what the call round freed is not part of an idle actor
 
     const auto dropStart = Clock::now();
     actors.clear();
@@ -209,8 +205,7 @@ SpawnResult spawn(long count)
     seconds += secondsSince(dropStart);
 
     result.seconds = seconds;
-    result.rssBytesPerActor = double(rss1 - rss0) / double(count);
-    result.heapBytesPerActor = double(heap1 - heap0) / double(count);
+    setPerActor(result, before, idle, count);
     return result;
 }
 

@@ -1,4 +1,6 @@
 #include "harness.h"
+#include "alloccounter.h"
+#include "workloads.h"
 
 #include <cstdio>
 #include <malloc.h>
@@ -22,6 +24,22 @@ std::int64_t residentBytes()
 void trimHeap()
 {
     malloc_trim(0);
+}
+
+} // namespace bench
+
+namespace bench {
+
+Footprint footprint()
+{
+    trimHeap();
+    return {residentBytes(), alloc::snapshot().liveBytes};
+}
+
+void setPerActor(SpawnResult &result, const Footprint &before, const Footprint &idle, long count)
+{
+    result.rssBytesPerActor = double(idle.rss - before.rss) / double(count);
+    result.heapBytesPerActor = double(idle.heap - before.heap) / double(count);
 }
 
 } // namespace bench

@@ -63,6 +63,10 @@ inline void expectCount(long long actual, long long expected, const char *what)
                                  + ", expected " + std::to_string(expected));
 }
 
+//! Cast throughput from one plain thread: send() `casts` times, then read() confirms the count.
+template <typename Send, typename Read>
+double timeCastsFromOneThread(long casts, Send send, Read read, const char *what);
+
 //! The fan-in workload, the same for every side: `producers` plain threads released together each
 //! call send() casts/producers times; read() then confirms the count (part of the timed span).
 template <typename Send, typename Read>
@@ -103,6 +107,22 @@ void runInThread(Fn &&fn)
     thread.join();
     if (error)
         std::rethrow_exception(error);
+}
+
+template <typename Send, typename Read>
+double timeCastsFromOneThread(long casts, Send send, Read read, const char *what)
+{
+    double seconds = 0;
+    long seen = 0;
+    runInThread([&] {
+        const auto start = Clock::now();
+        for (long i = 0; i < casts; ++i)
+            send();
+        seen = read();
+        seconds = secondsSince(start);
+    });
+    expectCount(seen, casts, what);
+    return seconds;
 }
 
 } // namespace bench

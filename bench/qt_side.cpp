@@ -73,17 +73,8 @@ Seconds castThroughput(long casts)
 {
     WorkerThread worker;
     Counter *counter = worker.newCounter();
-    Seconds seconds = 0;
-    long seen = 0;
-    runInThread([&] {
-        const auto start = Clock::now();
-        for (long i = 0; i < casts; ++i)
-            castOne(counter);
-        seen = readCount(counter);
-        seconds = secondsSince(start);
-    });
-    expectCount(seen, casts, "queued invokeMethod");
-    return seconds;
+    return timeCastsFromOneThread(
+            casts, [&] { castOne(counter); }, [&] { return readCount(counter); }, "queued invokeMethod");
 }
 
 Seconds fanIn(int producers, long casts)
@@ -132,9 +123,7 @@ SpawnResult spawn(long count)
 {
     SpawnResult result;
     result.actors = count;
-    trimHeap();
-    const std::int64_t rss0 = residentBytes();
-    const std::int64_t heap0 = alloc::snapshot().liveBytes;
+    const Footprint before = footprint();
 
     const auto start = Clock::now();
     std::vector<QThread *> threads;
@@ -170,9 +159,7 @@ SpawnResult spawn(long count)
     Seconds seconds = secondsSince(start);
     expectCount(sum, count, "QThread per object: messages");
 
-    trimHeap(); // what the call round freed is not part of an idle actor
-    const std::int64_t rss1 = residentBytes();
-    const std::int64_t heap1 = alloc::snapshot().liveBytes;
+    const Footprint idle = footprint(); // what the call round freed is not part of an idle actor
 
     const auto dropStart = Clock::now();
     for (QThread *thread : threads)
@@ -185,8 +172,7 @@ SpawnResult spawn(long count)
     seconds += secondsSince(dropStart);
 
     result.seconds = seconds;
-    result.rssBytesPerActor = double(rss1 - rss0) / double(count);
-    result.heapBytesPerActor = double(heap1 - heap0) / double(count);
+    setPerActor(result, before, idle, count);
     return result;
 }
 

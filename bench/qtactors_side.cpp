@@ -61,17 +61,8 @@ Seconds castThroughput(Exec exec, long casts)
 {
     auto counter = Actor<Counter>::emplace(optionsFor(exec));
     readCount(counter); // the actor (and its dedicated thread) is up before the clock starts
-    Seconds seconds = 0;
-    long seen = 0;
-    runInThread([&] {
-        const auto start = Clock::now();
-        for (long i = 0; i < casts; ++i)
-            castOne(counter);
-        seen = readCount(counter);
-        seconds = secondsSince(start);
-    });
-    expectCount(seen, casts, "QtActors cast");
-    return seconds;
+    return timeCastsFromOneThread(
+            casts, [&] { castOne(counter); }, [&] { return readCount(counter); }, "QtActors cast");
 }
 
 Seconds fanIn(int producers, long casts)
@@ -149,9 +140,7 @@ SpawnResult spawn(long count)
 
     SpawnResult result;
     result.actors = count;
-    trimHeap();
-    const std::int64_t rss0 = residentBytes();
-    const std::int64_t heap0 = alloc::snapshot().liveBytes;
+    const Footprint before = footprint();
 
     const auto start = Clock::now();
     std::vector<Actor<Tracked>> actors;
@@ -172,9 +161,7 @@ SpawnResult spawn(long count)
     Seconds seconds = secondsSince(start);
     expectCount(sum, count, "QtActors spawn: messages");
 
-    trimHeap(); // what the call round freed is not part of an idle actor
-    const std::int64_t rss1 = residentBytes();
-    const std::int64_t heap1 = alloc::snapshot().liveBytes;
+    const Footprint idle = footprint(); // what the call round freed is not part of an idle actor
 
     const auto dropStart = Clock::now();
     actors.clear();
@@ -182,8 +169,7 @@ SpawnResult spawn(long count)
     seconds += secondsSince(dropStart);
 
     result.seconds = seconds;
-    result.rssBytesPerActor = double(rss1 - rss0) / double(count);
-    result.heapBytesPerActor = double(heap1 - heap0) / double(count);
+    setPerActor(result, before, idle, count);
     return result;
 }
 

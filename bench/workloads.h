@@ -22,6 +22,16 @@ struct SpawnResult
     double heapBytesPerActor = 0; // live operator-new bytes per idle actor
 };
 
+//! The process's memory at one moment, after returning freed heap to the system.
+struct Footprint
+{
+    std::int64_t rss = 0;
+    std::int64_t heap = 0; // live operator-new bytes
+};
+Footprint footprint();
+//! Fills the per-actor figures of `result` from footprints taken before spawning and while idle.
+void setPerActor(SpawnResult &result, const Footprint &before, const Footprint &idle, long count);
+
 //! Allocation counts of one operation kind, over many operations, all threads included.
 struct AllocResult
 {
