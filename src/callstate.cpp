@@ -2,11 +2,11 @@
 // the code that waits for it (a coroutine, a QPromise or a blocked thread).
 
 #include "context_p.h"
+#include "runtime_p.h"
 
 #include <QtActors/detail/actorcore.h>
 
 #include <QtCore/QThread>
-#include <QtCore/QThreadPool>
 
 #include <chrono>
 
@@ -87,16 +87,11 @@ void CallStateBase::waitBlocking() const noexcept
     if (!status.compare_exchange_strong(expected, Blocking, std::memory_order_acq_rel,
                                         std::memory_order_acquire))
         return; // Ready already
-    // A pool thread that blocks lends its slot to the pool, so that the actor it waits for
+    // A pool thread that blocks lends its place to another, so that the actor it waits for
     // (maybe on the same pool) can still get a thread.
-    ActorCore *current = ActorCore::current();
-    QThreadPool *pool = current ? current->scheduler()->pool() : nullptr;
-    if (pool)
-        pool->releaseThread();
+    const BlockingWait blocking;
     while (status.load(std::memory_order_acquire) != Ready)
         status.wait(Blocking, std::memory_order_acquire);
-    if (pool)
-        pool->reserveThread();
 }
 
 void CallStateBase::abandon() noexcept

@@ -15,6 +15,21 @@ QThreadPool *defaultPool();
 //! A one-thread pool for clean-up work nobody should wait for (joining finished threads,
 //! releasing actors whose context is gone).
 QThreadPool *reaperPool();
+class PoolScheduler;
+
+//! Around a Call::wait() that blocks: when the calling thread is one of a pool's pumps, the pool
+//! lends its place to another thread meanwhile, so the actors queued behind it still run.
+class BlockingWait
+{
+public:
+    BlockingWait() noexcept;
+    ~BlockingWait();
+    BlockingWait(const BlockingWait &) = delete;
+    BlockingWait &operator=(const BlockingWait &) = delete;
+
+private:
+    PoolScheduler *m_pool;
+};
 //! Makes sure wake-ups still queued for the main thread are delivered when the current
 //! QCoreApplication is destroyed, so main-thread actors finish there rather than never.
 void deliverMainThreadWakeupsAtAppExit();

@@ -25,7 +25,6 @@
 #include <QtActors/options.h>
 
 #include <QtCore/QMutex>
-#include <QtCore/QRunnable>
 #include <QtCore/QString>
 
 #include <atomic>
@@ -99,16 +98,6 @@ private:
         void drop(const ActorCore *) noexcept override { }
         bool needsState() const noexcept override { return false; }
     };
-    class Runnable final : public QRunnable
-    {
-    public:
-        explicit Runnable(ActorCore *core) : m_core(core) { setAutoDelete(false); }
-        void run() override;
-
-    private:
-        ActorCore *m_core;
-    };
-    friend class Runnable;
     friend class PoolScheduler;
 
     void scheduleTurn() noexcept;
@@ -117,7 +106,7 @@ private:
     bool parkOrContinue() noexcept;
     void finalize() noexcept;
     void completeStopWaiters() noexcept;
-    bool lingerForMore(std::uint64_t finished) noexcept;
+    bool lingerForMore(std::uint64_t finished, bool afterCast) noexcept;
 
     // Written by senders: the count, the handle count, the mailbox's head (first in Mailbox).
     std::atomic<std::uint64_t> m_state{0};
@@ -137,7 +126,7 @@ private:
     QMutex m_stopMutex;
     std::unique_ptr<std::vector<Ref<CallState<void>>>> m_stopWaiters; // rare: made on demand
     StopMessage m_stopNode;
-    Runnable m_runnable{this};
+    ActorCore *m_nextReady = nullptr; // link in a pool's ready queue (guarded by the pool)
 };
 
 template <typename State>

@@ -1,6 +1,6 @@
 // Scheduler: one actor's binding to its executor. It turns "this actor has work" into exactly one
 // call of ActorCore::runTurn() on the right context: one posted event for thread executors, one
-// QRunnable start for pools. Implementations live in src/executor.cpp.
+// place in the pool's ready queue for pools. Implementations live in src/executor.cpp.
 // Thread contract: schedule() may be called from any thread, but only by the party that owns the
 // actor's single turn token (see actorcore.h), so at most one turn is ever pending or running.
 // detach() is called once, on the actor's context, after State was destroyed.
@@ -34,6 +34,8 @@ public:
     //! How long a turn that ran out of messages spins for more before it gives up its context.
     //! Only worth it where the thread belongs to the actor alone (zero elsewhere).
     virtual std::chrono::nanoseconds linger() const { return std::chrono::nanoseconds(0); }
+    //! True when other actors wait for this context: a lingering turn then gives it up at once.
+    virtual bool othersWaiting() const noexcept { return false; }
     //! The actor has finished: a dedicated thread quits and is cleaned up.
     virtual void detach() { }
 };
