@@ -8,6 +8,7 @@
 #include <QCoroTimer>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <set>
 #include <thread>
@@ -210,6 +211,80 @@ private Q_SLOTS:
         QVERIFY(a == b);
         QVERIFY(a == Executor::pool());
         QVERIFY(!(a == Executor::dedicatedThread()));
+        // One QThreadPool, one executor: its actors share one ready queue and take fair turns.
+        QThreadPool mine;
+        QVERIFY(Executor::pool(&mine) == Executor::pool(&mine));
+        QVERIFY(!(Executor::pool(&mine) == a));
+        QThreadPool other;
+        QVERIFY(!(Executor::pool(&mine) == Executor::pool(&other)));
+    }
+
+    void idlePoolThreadsGoBackToTheirQThreadPoolAndComeBackForNewWork()
+    {
+        QThreadPool pool;
+        pool.setMaxThreadCount(2);
+        Actor<int> uut(0, {.executor = Executor::pool(&pool)});
+        for (int round = 0; round < 3; ++round) {
+            for (int i = 0; i < 1000; ++i)
+                uut.cast([](int &n) { ++n; });
+            QCOMPARE(uut.call([](int &n) { return n; }).wait(), (round + 1) * 1000);
+            // Nothing left to do: the library's runnables leave the pool's threads.
+            QTRY_COMPARE_WITH_TIMEOUT(pool.activeThreadCount(), 0, 10000);
+        }
+        std::move(uut.stop()).wait();
+        pool.waitForDone();
+    }
+
+    void busyActorsLeaveRoomForTheApplicationsOwnRunnablesOnItsPool()
+    {
+        // An actor that keeps itself busy forever must not keep the application's QRunnable
+        // from ever running on the pool they share.
+        QThreadPool pool;
+        pool.setMaxThreadCount(1);
+        struct Loop
+        {
+            std::atomic<bool> *go;
+            long turns = 0;
+        };
+        std::atomic<bool> go{true};
+        Actor<Loop> busy(Loop{&go}, {.executor = Executor::pool(&pool)});
+        std::function<void(Loop &)> again; // recasts itself until told to stop
+        again = [&again, weak = busy.weak()](Loop &l) {
+            ++l.turns;
+            if (l.go->load())
+                weak.lock().cast(again);
+        };
+        busy.cast(again);
+        QTRY_VERIFY(busy.call([](Loop &l) { return l.turns; }).wait() > 1000);
+        std::atomic<bool> ran{false};
+        pool.start([&ran] { ran = true; });
+        QTRY_VERIFY_WITH_TIMEOUT(ran.load(), 10000);
+        go = false;
+        QVERIFY(busy.call([](Loop &l) { return l.turns; }).wait() > 1000);
+        std::move(busy.stop()).wait();
+        pool.waitForDone();
+    }
+
+    void chainOfBlockingWaitsOnAOneThreadPoolCompletes()
+    {
+        // Each blocked pool thread lends its place, so eight nested waits on a one-thread pool
+        // still reach the end of the chain.
+        QThreadPool pool;
+        pool.setMaxThreadCount(1);
+        const int length = 8;
+        std::vector<Actor<int>> chain;
+        for (int i = 0; i < length; ++i)
+            chain.emplace_back(i, Options{.executor = Executor::pool(&pool)});
+        std::function<int(int)> ask = [&](int i) {
+            if (i == length - 1)
+                return chain[i].call([](int &n) { return n; }).wait();
+            return chain[i].call([&ask, i](int &n) { return n + ask(i + 1); }).wait();
+        };
+        for (int round = 0; round < testing::scaled(50); ++round)
+            QCOMPARE(ask(0), length * (length - 1) / 2);
+        for (auto &a : chain)
+            std::move(a.stop()).wait();
+        pool.waitForDone();
     }
 
     void hundredThousandPoolActorsAreCheap()
