@@ -10,6 +10,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -257,7 +258,14 @@ private Q_SLOTS:
         busy.cast(again);
         QTRY_VERIFY(busy.call([](Loop &l) { return l.turns; }).wait() > 1000);
         std::atomic<bool> ran{false};
-        pool.start([&ran] { ran = true; });
+        // QThreadPool::start hands the lambda over inside Qt, which ThreadSanitizer cannot see:
+        // a mutex gives it a visible edge from `ran`'s construction to the pool thread.
+        std::mutex visibleHandOff;
+        { const std::lock_guard lock(visibleHandOff); }
+        pool.start([&ran, &visibleHandOff] {
+            { const std::lock_guard lock(visibleHandOff); }
+            ran = true;
+        });
         QTRY_VERIFY_WITH_TIMEOUT(ran.load(), 10000);
         go = false;
         QVERIFY(busy.call([](Loop &l) { return l.turns; }).wait() > 1000);
