@@ -18,7 +18,13 @@
 #include <QtCore/QThread>
 #include <QtCore/QThreadPool>
 
+#include <algorithm>
+#include <cerrno>
 #include <mutex>
+#if defined(Q_OS_LINUX)
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
 #include <unordered_map>
 
 namespace QtActors {
@@ -193,6 +199,8 @@ private:
 
     void pump() noexcept
     {
+        if (m_ownPool)
+            lowerThisThreadsPriority();
         PoolScheduler *const outer = std::exchange(t_pump, this);
         // On a pool the application shares with other work, give the thread back now and then.
         const auto sliceEnd = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
@@ -230,6 +238,28 @@ private:
             self = std::move(m_self); // may be the last reference: released after the unlock
         lock.unlock();
         t_pump = outer;
+    }
+
+    // The library's own pool works in the background: its threads yield to the GUI thread and
+    // to the application's other threads when cores are short. On Linux, where QThread's
+    // priorities do nothing for normal threads, that is 5 nice levels below the main thread
+    // (about a third of a normal thread's share of a busy core).
+    static void lowerThisThreadsPriority() noexcept
+    {
+        static thread_local bool lowered = false;
+        if (lowered)
+            return;
+        lowered = true;
+#if defined(Q_OS_LINUX)
+        // Relative to the process's main thread (threads inherit the nice value of the thread
+        // that created them, which may be a pool thread already lowered).
+        errno = 0;
+        const int base = getpriority(PRIO_PROCESS, static_cast<id_t>(getpid()));
+        if (errno == 0)
+            setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::min(base + 5, 19));
+#else
+        QThread::currentThread()->setPriority(QThread::LowPriority);
+#endif
     }
 
     static thread_local PoolScheduler *t_pump;

@@ -7,6 +7,7 @@
 
 #include <QCoroTimer>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -14,6 +15,11 @@
 #include <set>
 #include <thread>
 #include <vector>
+
+#if defined(Q_OS_LINUX)
+#include <sys/resource.h>
+#include <unistd.h>
+#endif
 
 using namespace QtActors;
 
@@ -218,6 +224,25 @@ private Q_SLOTS:
         QVERIFY(!(Executor::pool(&mine) == a));
         QThreadPool other;
         QVERIFY(!(Executor::pool(&mine) == Executor::pool(&other)));
+    }
+
+    void theLibrarysPoolRunsBelowNormalPriorityAndApplicationPoolsAsTheyAre()
+    {
+#if defined(Q_OS_LINUX)
+        // Per-thread nice value: QThread's priorities do nothing for normal Linux threads.
+        auto niceHere = [] { return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())); };
+        const int mine = niceHere(); // the main thread's, which the library's pool is relative to
+        Actor<int> background(0);
+        for (int i = 0; i < 20; ++i) // both pool threads, as far as they get used
+            QCOMPARE(background.call([&](int &) { return niceHere(); }).wait(), std::min(mine + 5, 19));
+        QThreadPool pool;
+        Actor<int> own(0, {.executor = Executor::pool(&pool)});
+        QCOMPARE(own.call([&](int &) { return niceHere(); }).wait(), mine);
+        std::move(own.stop()).wait();
+        pool.waitForDone();
+#else
+        QSKIP("checks the Linux nice value");
+#endif
     }
 
     void idlePoolThreadsGoBackToTheirQThreadPoolAndComeBackForNewWork()

@@ -25,6 +25,9 @@ class QTACTORS_EXPORT Executor
 public:
     //! The shared default: a QThreadPool owned by the library, one thread per core.
     //! Thousands of actors share it; each handles at most Options::throughput messages per turn.
+    //! Its threads run below normal priority (QThread::LowPriority; on Linux, 5 nice levels below
+    //! the main thread), so the GUI thread and the application's own threads come first when
+    //! cores are short.
     static Executor pool();
     //! A pool the application owns. It must outlive every actor spawned with this executor.
     static Executor pool(QThreadPool *pool);
