@@ -7,10 +7,17 @@
 #include <QtActors/detail/common.h>
 
 #include <atomic>
+#include <cstddef>
+#include <new>
 
 namespace QtActors::detail {
 
 class ActorCore;
+
+//! Memory for messages, recycled between the threads that send and handle them (see
+//! src/messagememory.cpp). Any thread.
+QTACTORS_EXPORT void *allocateMessage(std::size_t size);
+QTACTORS_EXPORT void freeMessage(void *block) noexcept;
 
 //! One queued closure. run() or drop() is called once, on the actor's turn (run) or on whichever
 //! thread refuses or discards the message (drop); dispose() follows.
@@ -29,6 +36,18 @@ public:
     virtual void dispose() noexcept { delete this; }
     //! True for cast messages: a dropped cast is logged as a warning.
     virtual bool isCast() const noexcept { return false; }
+
+    // Every message (and a call's answer, which shares its block) lives in recycled memory.
+    static void *operator new(std::size_t size) { return allocateMessage(size); }
+    static void operator delete(void *block) noexcept { freeMessage(block); }
+    static void *operator new(std::size_t size, std::align_val_t align)
+    {
+        return ::operator new(size, align);
+    }
+    static void operator delete(void *block, std::align_val_t align) noexcept
+    {
+        ::operator delete(block, align);
+    }
 
 private:
     friend class Mailbox;
