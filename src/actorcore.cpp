@@ -63,6 +63,7 @@ ActorCore *ActorCore::current() noexcept
 ActorCore::ActorCore(const Options &options)
     : m_scheduler(options.executor.bind(options.name)), m_name(options.name)
 {
+    m_inbox.attach(m_outbox);
     m_throughput = options.throughput > 0 ? options.throughput : m_scheduler->defaultThroughput();
     m_linger = m_scheduler->linger();
 }
@@ -71,7 +72,7 @@ ActorCore::~ActorCore()
 {
     // Reached with work left only when the context never ran again (its event loop was gone at
     // process exit): nothing may be lost silently.
-    while (MessageBase *message = m_mailbox.pop()) {
+    while (MessageBase *message = m_outbox.pop(m_inbox)) {
         if (message == &m_stopNode)
             continue;
         refuse(message);
@@ -108,7 +109,7 @@ void ActorCore::send(MessageBase *message) noexcept
         }
     } while (!m_state.compare_exchange_weak(old, old + One, std::memory_order_acq_rel,
                                             std::memory_order_relaxed));
-    m_mailbox.push(message);
+    m_inbox.push(message);
     if ((old >> 1) == 0) {
         ref(); // the turn token
         scheduleTurn();
@@ -146,7 +147,7 @@ void ActorCore::requestStop(Ref<CallState<void>> waiter)
             return;
     } while (!m_state.compare_exchange_weak(old, (old | Closed) + One, std::memory_order_acq_rel,
                                             std::memory_order_relaxed));
-    m_mailbox.push(&m_stopNode);
+    m_inbox.push(&m_stopNode);
     if ((old >> 1) == 0) {
         ref();
         scheduleTurn();
@@ -162,7 +163,7 @@ MessageBase *ActorCore::popCounted() noexcept
 {
     // The count says the message exists; its sender may still be between CAS and push.
     for (int spins = 0;; ++spins) {
-        if (MessageBase *message = m_mailbox.pop())
+        if (MessageBase *message = m_outbox.pop(m_inbox))
             return message;
         if (spins > 16)
             std::this_thread::yield();

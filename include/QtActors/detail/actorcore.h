@@ -108,23 +108,29 @@ private:
     void completeStopWaiters() noexcept;
     bool lingerForMore(std::uint64_t finished, bool afterCast) noexcept;
 
-    // Written by senders: the count, the handle count, the mailbox's head (first in Mailbox).
+    // Layout: the fields senders write come first, the fields only the turn writes come last,
+    // and the read-mostly fields in between keep the two groups on different cache lines (at
+    // least 64 bytes apart whatever the allocation's alignment), with no padding.
+
+    // Written by senders: the count, the handle count, the mailbox's producer end.
     std::atomic<std::uint64_t> m_state{0};
     std::atomic<int> m_handles{1};
-    Mailbox m_mailbox;
+    MailboxHead m_inbox;
+    // Read-mostly.
+    std::shared_ptr<Scheduler> m_scheduler;
+    QString m_name;
+    std::chrono::nanoseconds m_linger{0}; // spin for more work before idling
+    int m_throughput;
+    bool m_finalized = false; // guarded by m_stopMutex
+    QMutex m_stopMutex;
+    std::unique_ptr<std::vector<Ref<CallState<void>>>> m_stopWaiters; // rare: made on demand
     // Turn side: touched by the context, and by wake() once per suspension.
+    MailboxTail m_outbox;
     std::atomic<int> m_park{Running};
     bool m_busy = false;        // context only: a coroutine handler holds the actor
     bool m_contextLost = false; // set once, by the turn that runs without a context
-    bool m_finalized = false;   // guarded by m_stopMutex
-    int m_throughput;
-    std::chrono::nanoseconds m_linger{0}; // context only: spin for more work before idling
     std::coroutine_handle<> m_wakeHandle; // written by wake() before it publishes Woken
     void *m_stateAddress = nullptr;       // context only (and the constructor)
-    std::shared_ptr<Scheduler> m_scheduler;
-    QString m_name;
-    QMutex m_stopMutex;
-    std::unique_ptr<std::vector<Ref<CallState<void>>>> m_stopWaiters; // rare: made on demand
     StopMessage m_stopNode;
     ActorCore *m_nextReady = nullptr; // link in a pool's ready queue (guarded by the pool)
 };

@@ -1,4 +1,4 @@
-// Mailbox: an actor's queue of messages, an intrusive multi-producer single-consumer list
+// Mailbox (MailboxHead + MailboxTail): an actor's queue of messages, an intrusive multi-producer single-consumer list
 // (D. Vyukov's algorithm). push() is wait-free and takes no lock; the message node is the
 // message's own allocation, so a send allocates exactly once (the closure).
 // Thread contract: push() from any thread; pop() only from the actor's current turn.
@@ -50,16 +50,25 @@ public:
     }
 
 private:
-    friend class Mailbox;
+    friend class MailboxHead;
+    friend class MailboxTail;
     std::atomic<MessageBase *> m_next{nullptr};
 };
 
-class Mailbox
+class MailboxTail;
+
+//! The producers' end of a mailbox. The two ends are separate objects so that their owner can put
+//! other fields between them: each end then has cache lines of its own, and a consumer working
+//! through a batch does not write into the line that every send updates.
+class MailboxHead
 {
 public:
-    Mailbox() noexcept : m_head(&m_stub), m_tail(&m_stub) { }
-    Mailbox(const Mailbox &) = delete;
-    Mailbox &operator=(const Mailbox &) = delete;
+    MailboxHead() noexcept = default;
+    MailboxHead(const MailboxHead &) = delete;
+    MailboxHead &operator=(const MailboxHead &) = delete;
+
+    //! Joins the two ends; once, before the first push().
+    inline void attach(MailboxTail &tail) noexcept;
 
     //! Appends a message. Thread-safe, lock-free.
     void push(MessageBase *message) noexcept
@@ -69,9 +78,22 @@ public:
         prev->m_next.store(message, std::memory_order_release);
     }
 
+private:
+    friend class MailboxTail;
+    std::atomic<MessageBase *> m_head{nullptr};
+};
+
+//! The consumer's end of a mailbox.
+class MailboxTail
+{
+public:
+    MailboxTail() noexcept : m_tail(&m_stub) { }
+    MailboxTail(const MailboxTail &) = delete;
+    MailboxTail &operator=(const MailboxTail &) = delete;
+
     //! The oldest message, or nullptr when the queue is empty or a producer is between the two
     //! steps of push(). Consumer only.
-    MessageBase *pop() noexcept
+    MessageBase *pop(MailboxHead &head) noexcept
     {
         MessageBase *tail = m_tail;
         MessageBase *next = tail->m_next.load(std::memory_order_acquire);
@@ -86,9 +108,9 @@ public:
             m_tail = next;
             return tail;
         }
-        if (tail != m_head.load(std::memory_order_acquire))
+        if (tail != head.m_head.load(std::memory_order_acquire))
             return nullptr;
-        push(&m_stub);
+        head.push(&m_stub);
         next = tail->m_next.load(std::memory_order_acquire);
         if (next) {
             m_tail = next;
@@ -98,15 +120,20 @@ public:
     }
 
 private:
+    friend class MailboxHead;
     class Stub final : public MessageBase
     {
         void run(ActorCore &, void *) override { }
         void drop(const ActorCore *) noexcept override { }
     };
 
-    std::atomic<MessageBase *> m_head; // producers
-    MessageBase *m_tail;               // consumer only
+    MessageBase *m_tail;
     Stub m_stub;
 };
+
+void MailboxHead::attach(MailboxTail &tail) noexcept
+{
+    m_head.store(&tail.m_stub, std::memory_order_relaxed);
+}
 
 } // namespace QtActors::detail
