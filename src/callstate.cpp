@@ -70,8 +70,7 @@ void CallStateBase::waitBlocking() const noexcept
     // Spin briefly first: a round trip to a thread that is awake takes a few microseconds, while
     // sleeping in the kernel and being woken costs tens on a virtual machine. Single-core
     // machines skip it, as the answer cannot arrive while this thread spins.
-    static const bool spinFirst = QThread::idealThreadCount() > 1;
-    if (spinFirst) {
+    if (spinningPays()) {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
         for (int i = 1;; ++i) {
             if (status.load(std::memory_order_acquire) == Ready)

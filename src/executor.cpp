@@ -105,14 +105,12 @@ public:
         startPumpIfNeeded(lock, yielding ? 1 : 0);
     }
     QThread *thread() const override { return nullptr; }
-    QThreadPool *pool() const override { return m_pool; }
     int defaultThroughput() const override { return SharedThroughput; }
     std::chrono::nanoseconds linger() const override
     {
         // While nobody else waits for the pool, a turn that ran dry keeps its actor for a moment
         // (see ActorCore::lingerForMore): the next message then needs no trip through the queue.
-        static const bool worthIt = QThread::idealThreadCount() > 1;
-        return worthIt ? std::chrono::microseconds(20) : std::chrono::nanoseconds(0);
+        return spinningPays() ? std::chrono::microseconds(20) : std::chrono::nanoseconds(0);
     }
     bool othersWaiting() const noexcept override
     {
@@ -179,11 +177,9 @@ private:
     // Waits up to the spin time for an actor to be queued; true if one may be.
     bool spinForWork() const noexcept
     {
-        static const auto spin = QThread::idealThreadCount() > 1 ? std::chrono::microseconds(50)
-                                                                  : std::chrono::microseconds(0);
-        if (spin.count() == 0)
+        if (!spinningPays())
             return false;
-        const auto deadline = std::chrono::steady_clock::now() + spin;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
         for (int i = 1;; ++i) {
             if (m_queued.load(std::memory_order_relaxed) > 0)
                 return true;
@@ -385,8 +381,7 @@ public:
     {
         // A reply to a caller that spins in wait() comes back within microseconds: catching the
         // next message here saves a posted event and a thread wake-up. One core: never spin.
-        static const bool worthIt = QThread::idealThreadCount() > 1;
-        return worthIt ? std::chrono::microseconds(20) : std::chrono::nanoseconds(0);
+        return spinningPays() ? std::chrono::microseconds(20) : std::chrono::nanoseconds(0);
     }
     void detach() override
     {

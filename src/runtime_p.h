@@ -4,6 +4,8 @@
 
 #include <QtActors/detail/actorcore.h>
 
+#include <QtCore/QThread>
+
 QT_BEGIN_NAMESPACE
 class QThreadPool;
 QT_END_NAMESPACE
@@ -16,6 +18,13 @@ QThreadPool *defaultPool();
 //! releasing actors whose context is gone).
 QThreadPool *reaperPool();
 class PoolScheduler;
+
+//! Whether waiting by spinning can pay off: with one core, the awaited work cannot run meanwhile.
+inline bool spinningPays() noexcept
+{
+    static const bool pays = QThread::idealThreadCount() > 1;
+    return pays;
+}
 
 //! Around a Call::wait() that blocks: when the calling thread is one of a pool's pumps, the pool
 //! lends its place to another thread meanwhile, so the actors queued behind it still run.

@@ -1523,31 +1523,25 @@ private Q_SLOTS:
                             t.sum += value;
                             ++t.count;
                         };
+                        // A cast whose closure carries N marked bytes.
+                        auto castBytes = [&]<std::size_t N>() {
+                            std::array<unsigned char, N> b;
+                            b.fill(mark);
+                            to.cast([b, check](Tally &t) { check(t, b.data(), b.size()); });
+                        };
                         switch (rng.bounded(7)) {
-                        case 0: {
-                            std::array<unsigned char, 8> b;
-                            b.fill(mark);
-                            to.cast([b, check](Tally &t) { check(t, b.data(), b.size()); });
+                        case 0: // the 64-byte class
+                            castBytes.template operator()<8>();
                             break;
-                        }
-                        case 1: {
-                            std::array<unsigned char, 90> b;
-                            b.fill(mark);
-                            to.cast([b, check](Tally &t) { check(t, b.data(), b.size()); });
+                        case 1: // 128
+                            castBytes.template operator()<90>();
                             break;
-                        }
-                        case 2: {
-                            std::array<unsigned char, 200> b;
-                            b.fill(mark);
-                            to.cast([b, check](Tally &t) { check(t, b.data(), b.size()); });
+                        case 2: // 256
+                            castBytes.template operator()<200>();
                             break;
-                        }
-                        case 3: {
-                            std::array<unsigned char, 600> b;
-                            b.fill(mark);
-                            to.cast([b, check](Tally &t) { check(t, b.data(), b.size()); });
+                        case 3: // larger than any class: the global operator new
+                            castBytes.template operator()<600>();
                             break;
-                        }
                         case 4: {
                             struct alignas(64) Aligned
                             {

@@ -12,7 +12,6 @@
 
 QT_BEGIN_NAMESPACE
 class QThread;
-class QThreadPool;
 QT_END_NAMESPACE
 
 namespace QtActors::detail {
@@ -27,8 +26,6 @@ public:
     virtual void schedule(ActorCore *core) = 0;
     //! The thread every handler runs on, or nullptr for pools.
     virtual QThread *thread() const = 0;
-    //! The pool the handlers run on, or nullptr for thread executors.
-    virtual QThreadPool *pool() const { return nullptr; }
     //! Messages per turn when Options::throughput is 0.
     virtual int defaultThroughput() const = 0;
     //! How long a turn that ran out of messages spins for more before it gives up its context.
