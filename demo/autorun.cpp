@@ -17,35 +17,46 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// How long one step may take before the autorun gives up on it. Generous: the sanitizer builds
+// run the autorun too, on a machine that may be busy with other builds.
+constexpr auto stepDeadline = 120s;
+
 QString number(qint64 n)
 {
     return QLocale(QLocale::English).toString(n);
 }
 
-//! Polls predicate on the GUI thread's event loop until it holds or timeout passes.
+//! Polls predicate on the GUI thread's event loop until it holds or the deadline passes.
 // predicate is a named object of the caller's: GCC 12 mishandles a lambda temporary written inside
 // a co_await expression (shared/PLATFORM-NOTES.md).
 QCoro::Task<bool> waitUntil(const std::function<bool()> &predicate,
-                            std::chrono::milliseconds timeout)
+                            std::chrono::milliseconds deadline = stepDeadline)
 {
     QElapsedTimer clock;
     clock.start();
     while (!predicate()) {
-        if (std::chrono::milliseconds(clock.elapsed()) > timeout)
+        if (std::chrono::milliseconds(clock.elapsed()) > deadline)
             co_return false;
         co_await QCoro::sleepFor(20ms);
     }
     co_return true;
 }
 
-//! Sleeps until fraction of the run has passed.
-QCoro::Task<> until(const QElapsedTimer &clock, double seconds, double fraction)
+//! The steps' outcomes, in order; a failed step names the condition that did not hold in time.
+class Steps
 {
-    const auto at = std::chrono::milliseconds(qint64(seconds * fraction * 1000));
-    const auto now = std::chrono::milliseconds(clock.elapsed());
-    if (at > now)
-        co_await QCoro::sleepFor(at - now);
-}
+public:
+    bool check(bool ok, const QString &what)
+    {
+        if (!ok)
+            m_failures << what;
+        return ok;
+    }
+    QStringList failures() const { return m_failures; }
+
+private:
+    QStringList m_failures;
+};
 
 } // namespace
 
@@ -66,6 +77,7 @@ bool isNotBlank(const QImage &image)
 QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &screenshotPath)
 {
     AutorunReport report;
+    Steps steps;
     QElapsedTimer clock;
     clock.start();
     demo.probe.reset();
@@ -89,41 +101,78 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
     const QVariantMap missing = co_await demo.map.getTask(noSuchKey);
     report.mapOk =
             report.mapOk && missing.value(u"ok"_s).toBool() && !missing.value(u"found"_s).toBool();
+    steps.check(report.mapOk, u"the shared map read back what was inserted"_s);
 
-    // 2-4. Everything else runs at once. The fractal dives into the seahorse valley.
-    constexpr double valleyX = -0.743643887;
+    // 2-4. Everything else runs at once. Each step waits for what it did to show, never for a
+    // share of the clock: how fast each part runs depends on the machine and what else it runs.
+    //
+    // The worker is canceled at a progress point, from its own progress signal: the facade sends
+    // the next chunk only after the previous answer, so the cancel lands between two chunks
+    // whatever the machine's speed.
+    const int cancelAtChunk = int(demo.worker.chunkCountFor(WorkerFacade::defaultLimit)
+                                  * cancelAtProgress);
+    int chunksAtCancel = -1;
+    double progressAtCancel = 0;
+    const QMetaObject::Connection canceler = QObject::connect(
+            &demo.worker, &WorkerFacade::progressChanged, &demo.worker, [&] {
+                if (chunksAtCancel < 0 && demo.worker.chunksDone() >= cancelAtChunk) {
+                    chunksAtCancel = demo.worker.chunksDone();
+                    progressAtCancel = demo.worker.progress();
+                    demo.worker.cancel();
+                }
+            });
+
+    constexpr double valleyX = -0.743643887; // the fractal dives into the seahorse valley
     constexpr double valleyY = 0.131825904;
+    const std::function<bool()> fractalComplete = [&demo] { return demo.fractal.isComplete(); };
     demo.fractal.resetView();
     const int startAccounts = demo.swarm.accountCount();
     demo.swarm.start();
     demo.worker.start();
+    const std::function<bool()> swarmTrafficFlows = [&demo] {
+        return demo.swarm.messagesHandled() > 10000;
+    };
+    steps.check(co_await waitUntil(swarmTrafficFlows), u"the swarm's traffic flows"_s);
 
-    co_await until(clock, seconds, 0.15);
+    bool fractalDone = steps.check(co_await waitUntil(fractalComplete), u"first render"_s);
     demo.fractal.setView(valleyX, valleyY, 8);
-    co_await until(clock, seconds, 0.25);
+    fractalDone = steps.check(co_await waitUntil(fractalComplete), u"render at zoom 8"_s)
+            && fractalDone;
+
     demo.swarm.addAccounts(10000);
-    co_await until(clock, seconds, 0.35);
-    demo.fractal.setView(valleyX, valleyY, 60);
-    co_await until(clock, seconds, 0.5);
+    const std::function<bool()> accountsAdded = [&demo, startAccounts] {
+        return demo.swarm.accountCount() == startAccounts + 10000;
+    };
+    steps.check(co_await waitUntil(accountsAdded), u"10,000 accounts opened"_s);
     const int peakAccounts = demo.swarm.accountCount();
+
+    demo.fractal.setView(valleyX, valleyY, 60);
+    fractalDone = steps.check(co_await waitUntil(fractalComplete), u"render at zoom 60"_s)
+            && fractalDone;
+
     demo.swarm.removeAccounts(10000);
-    co_await until(clock, seconds, 0.6);
+    const std::function<bool()> accountsRemoved = [&demo, startAccounts] {
+        return demo.swarm.accountCount() == startAccounts;
+    };
+    steps.check(co_await waitUntil(accountsRemoved), u"10,000 accounts closed"_s);
+
     demo.fractal.setView(valleyX, valleyY, 600);
-    co_await until(clock, seconds, 0.7);
-    const double workerProgress = demo.worker.progress();
-    demo.worker.cancel();
     const std::function<bool()> workerCanceled = [&demo] {
         return demo.worker.status() == u"canceled"_s;
     };
-    const bool canceled = co_await waitUntil(workerCanceled, 5s);
-    const int chunksAtCancel = demo.worker.chunksDone();
-    co_await until(clock, seconds, 0.8);
+    const bool canceled = steps.check(co_await waitUntil(workerCanceled),
+                                      u"the worker canceled at %1 of %2 chunks"_s.arg(
+                                              cancelAtChunk).arg(demo.worker.chunkCount()));
+    QObject::disconnect(canceler);
     demo.swarm.audit();
+    fractalDone = steps.check(co_await waitUntil(fractalComplete), u"render at zoom 600"_s)
+            && fractalDone;
 
-    // The screenshot shows the panels live: the swarm still running, the last zoom complete.
-    const std::function<bool()> fractalComplete = [&demo] { return demo.fractal.isComplete(); };
-    const bool fractalDone = co_await waitUntil(fractalComplete, 30s);
-    co_await until(clock, seconds, 0.92);
+    // The screenshot shows the panels live, the swarm still running, after at least `seconds`
+    // (this only sets how long the demo is on show; no check depends on it).
+    const auto shownFor = std::chrono::milliseconds(qint64(seconds * 1000));
+    if (std::chrono::milliseconds(clock.elapsed()) < shownFor)
+        co_await QCoro::sleepFor(shownFor - std::chrono::milliseconds(clock.elapsed()));
     // Grabbing and saving blocks the GUI thread itself: keep it out of the delay figure.
     const double worstBeforeShot = demo.probe.worstDelayMs();
     QString shot = u"not taken"_s;
@@ -140,6 +189,7 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
             shot = report.screenshotOk ? u"grabbed, not blank"_s : u"BLANK"_s;
         }
     }
+    steps.check(report.screenshotOk, u"the screenshot is not blank (and saved)"_s);
 
     demo.probe.reset();
 
@@ -147,12 +197,21 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
     const std::function<bool()> swarmIdle = [&demo] { return !demo.swarm.isBusy(); };
     const auto flushed = demo.worker.flush();
     const std::function<bool()> workerFlushed = [&flushed] { return flushed.isFinished(); };
-    const bool swarmSettled = co_await waitUntil(swarmIdle, 30s);
-    co_await waitUntil(workerFlushed, 10s);
-    report.workerOk = canceled && workerProgress > 0 && demo.worker.chunksDone() == chunksAtCancel;
-    report.fractalOk = fractalDone && demo.fractal.renders() >= 4;
-    report.swarmOk = swarmSettled && demo.swarm.audits() >= 2 && demo.swarm.invariantHeld()
-            && demo.swarm.inFlight() == 0;
+    const bool swarmSettled = steps.check(co_await waitUntil(swarmIdle), u"the swarm settled"_s);
+    const bool workerFlushedInTime =
+            steps.check(co_await waitUntil(workerFlushed), u"the worker's queue ran"_s);
+    const bool cancelInRange = steps.check(
+            progressAtCancel >= 0.3 && progressAtCancel <= 0.6,
+            u"the worker was canceled between 30% and 60%"_s);
+    const bool stoppedAfterCancel = steps.check(demo.worker.chunksDone() == chunksAtCancel,
+                                                u"no chunk ran after the cancel"_s);
+    report.workerOk = canceled && workerFlushedInTime && cancelInRange && stoppedAfterCancel;
+    report.fractalOk = steps.check(fractalDone && demo.fractal.renders() >= 4,
+                                   u"four renders complete"_s);
+    report.swarmOk = steps.check(swarmSettled && demo.swarm.audits() >= 2
+                                         && demo.swarm.invariantHeld()
+                                         && demo.swarm.inFlight() == 0,
+                                 u"two audits found the swarm's total intact"_s);
 
     const auto yesNo = [](bool b) { return b ? u"yes"_s : u"NO"_s; };
     const qint64 total = demo.swarm.messagesHandled() + demo.fractal.tilesRendered()
@@ -170,16 +229,19 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
           << u"                   %1 audits, total %2, swarm invariant held: %3"_s.arg(
                      number(demo.swarm.audits()), number(demo.swarm.lastAuditTotal()),
                      yesNo(report.swarmOk))
-          << u"  dedicated worker %1 chunks on %2, canceled at %3%, stopped after cancel: %4"_s
-                     .arg(number(chunksAtCancel), demo.worker.threadName())
-                     .arg(demo.worker.progress() * 100, 0, 'f', 0)
+          << u"  dedicated worker %1 of %2 chunks on %3, canceled at %4%, stopped after cancel: %5"_s
+                     .arg(number(std::max(chunksAtCancel, 0)), number(demo.worker.chunkCount()),
+                          demo.worker.threadName())
+                     .arg(progressAtCancel * 100, 0, 'f', 0)
                      .arg(yesNo(report.workerOk))
           << u"  messages handled %1 in total"_s.arg(number(total))
           << u"  GUI timer delay  worst %1 ms (timer every %2 ms)"_s
                      .arg(std::max(worstBeforeShot, demo.probe.worstDelayMs()), 0, 'f', 1)
                      .arg(GuiProbe::intervalMs)
-          << u"  screenshot       %1"_s.arg(shot)
-          << u"  result           %1"_s.arg(report.ok() ? u"OK"_s : u"FAILED"_s);
+          << u"  screenshot       %1"_s.arg(shot);
+    for (const QString &failure : steps.failures())
+        lines << u"  FAILED STEP      %1"_s.arg(failure);
+    lines << u"  result           %1"_s.arg(report.ok() ? u"OK"_s : u"FAILED"_s);
     report.text = lines.join(u'\n');
     co_return report;
 }

@@ -1,5 +1,6 @@
-// qtactors-demo: actors behind a Qt Quick UI. With --autorun SECONDS [--screenshot PATH] it drives
-// every panel by itself, saves a screenshot, prints a summary and exits (non-zero on a failure).
+// qtactors-demo: actors behind a Qt Quick UI. With --autorun [--show-for SECONDS] [--screenshot PATH]
+// it drives every panel by itself, saves a screenshot, prints a summary and exits (non-zero on a
+// failure).
 #include "autorun.h"
 #include "demo.h"
 
@@ -33,12 +34,16 @@ int main(int argc, char *argv[])
     parser.setApplicationDescription(u"QtActors: actors behind a Qt Quick UI"_s);
     parser.addHelpOption();
     const QCommandLineOption autorunOption(
-            u"autorun"_s, u"Drive every panel for SECONDS seconds, print a summary and exit."_s,
-            u"SECONDS"_s);
+            u"autorun"_s, u"Drive every panel step by step, print a summary and exit (0 when every "
+                          u"check held)."_s);
+    const QCommandLineOption showForOption(
+            u"show-for"_s, u"With --autorun: keep the demo on show for at least SECONDS (8)."_s,
+            u"SECONDS"_s, u"8"_s);
     const QCommandLineOption screenshotOption(
             u"screenshot"_s, u"With --autorun: save the window to PATH (PNG) at the end."_s,
             u"PATH"_s);
     parser.addOption(autorunOption);
+    parser.addOption(showForOption);
     parser.addOption(screenshotOption);
     parser.process(app);
 
@@ -48,9 +53,9 @@ int main(int argc, char *argv[])
 
     if (parser.isSet(autorunOption)) {
         bool ok = false;
-        const double seconds = parser.value(autorunOption).toDouble(&ok);
-        if (!ok || seconds <= 0) {
-            std::fputs("--autorun needs a positive number of seconds\n", stderr);
+        const double seconds = parser.value(showForOption).toDouble(&ok);
+        if (!ok || seconds < 0) {
+            std::fputs("--show-for needs a number of seconds (0 or more)\n", stderr);
             return 2;
         }
         const QString screenshot = parser.value(screenshotOption);

@@ -50,7 +50,8 @@ public:
     qint64 limit() const { return m_limit; }
     qint64 primesFound() const { return m_primes; }
     int chunksDone() const { return m_chunks; }
-    int chunkCount() const { return int((m_limit + chunkSize - 1) / chunkSize); }
+    int chunkCount() const { return chunkCountFor(m_limit); }
+    static constexpr int chunkCountFor(qint64 limit) { return int((limit + chunkSize - 1) / chunkSize); }
     double elapsedMs() const { return m_elapsedMs; }
     QString threadName() const { return m_threadName; }
 
