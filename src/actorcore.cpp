@@ -3,7 +3,8 @@
 #include <QtActors/detail/actorcore.h>
 #include <QtActors/detail/handler.h>
 
-#include "runtime_p.h"
+#include "tuning_p.h"
+
 
 #include <QtCore/QThread>
 
@@ -17,18 +18,45 @@ namespace QtActors::detail {
 
 namespace {
 
-thread_local ActorCore *t_current = nullptr;
+thread_local ActorCore *t_current = nullptr;           // the actor whose turn runs here
+thread_local ActorCore *t_coroutineHandler = nullptr; // the actor whose coroutine handler runs here
+// Resumptions for this thread that wait until its outermost turn has ended (resumeOutsideTurns).
+thread_local ResumeNode *t_deferredHead = nullptr;
+thread_local ResumeNode *t_deferredTail = nullptr;
 
-class CurrentScope
+void runDeferredResumptions() noexcept
+{
+    while (ResumeNode *node = t_deferredHead) {
+        t_deferredHead = node->next;
+        if (!t_deferredHead)
+            t_deferredTail = nullptr;
+        node->handle.resume(); // may queue more
+    }
+}
+
+//! Marks the thread as running `core`'s turn; when the outermost turn ends, runs the
+//! resumptions that waited for it.
+class TurnScope
 {
 public:
-    explicit CurrentScope(ActorCore *core) noexcept : m_previous(std::exchange(t_current, core)) { }
-    ~CurrentScope() { t_current = m_previous; }
-    CurrentScope(const CurrentScope &) = delete;
-    CurrentScope &operator=(const CurrentScope &) = delete;
+    explicit TurnScope(ActorCore *core) noexcept
+        : m_previous(std::exchange(t_current, core)),
+          m_previousHandler(std::exchange(t_coroutineHandler, nullptr))
+    {
+    }
+    ~TurnScope()
+    {
+        t_current = m_previous;
+        t_coroutineHandler = m_previousHandler;
+        if (!m_previous)
+            runDeferredResumptions();
+    }
+    TurnScope(const TurnScope &) = delete;
+    TurnScope &operator=(const TurnScope &) = delete;
 
 private:
     ActorCore *m_previous;
+    ActorCore *m_previousHandler;
 };
 
 QString describe(const std::exception_ptr &error)
@@ -60,12 +88,42 @@ ActorCore *ActorCore::current() noexcept
     return t_current;
 }
 
+ActorCore *ActorCore::currentCoroutineHandler() noexcept
+{
+    return t_coroutineHandler;
+}
+
+ActorCore::CoroutineHandlerScope::CoroutineHandlerScope(ActorCore *core) noexcept
+    : m_previous(std::exchange(t_coroutineHandler, core))
+{
+}
+
+ActorCore::CoroutineHandlerScope::~CoroutineHandlerScope()
+{
+    t_coroutineHandler = m_previous;
+}
+
+void resumeOutsideTurns(ResumeNode &node) noexcept
+{
+    if (!t_current) {
+        node.handle.resume();
+        return;
+    }
+    node.next = nullptr;
+    if (t_deferredTail)
+        t_deferredTail->next = &node;
+    else
+        t_deferredHead = &node;
+    t_deferredTail = &node;
+}
+
 ActorCore::ActorCore(const Options &options)
     : m_scheduler(options.executor.bind(options.name)), m_name(options.name)
 {
     m_inbox.attach(m_outbox);
     m_throughput = options.throughput > 0 ? options.throughput : m_scheduler->defaultThroughput();
     m_linger = m_scheduler->linger();
+    m_scheduler->attach(this);
 }
 
 ActorCore::~ActorCore()
@@ -78,6 +136,8 @@ ActorCore::~ActorCore()
         refuse(message);
     }
     completeStopWaiters();
+    if (!m_detached)
+        m_scheduler->detach(this);
 }
 
 void ActorCore::releaseHandle() noexcept
@@ -161,51 +221,80 @@ void ActorCore::scheduleTurn() noexcept
 
 MessageBase *ActorCore::popCounted() noexcept
 {
-    // The count says the message exists; its sender may still be between CAS and push.
+    // The count says a message or a resumption exists; its sender may still be between the CAS
+    // and the push. Resumptions go first: nullptr tells the turn to run them.
     for (int spins = 0;; ++spins) {
         if (MessageBase *message = m_outbox.pop(m_inbox))
             return message;
-        if (spins > 16)
+        if (m_resumes.load(std::memory_order_acquire))
+            return nullptr;
+        if (spins > tuning::PopSpinsBeforeYield)
             std::this_thread::yield();
     }
 }
 
+std::uint64_t ActorCore::runResumptions(int &budget) noexcept
+{
+    // The stack holds the newest first: run them in the order they were woken.
+    ResumeNode *fifo = nullptr;
+    for (ResumeNode *node = m_resumes.exchange(nullptr, std::memory_order_acquire); node;) {
+        ResumeNode *next = node->next;
+        node->next = fifo;
+        fifo = node;
+        node = next;
+    }
+    std::uint64_t finished = 0;
+    while (ResumeNode *node = fifo) {
+        fifo = node->next; // before running it: the node lives in the frame it resumes
+        --budget;
+        ++finished; // the resumption itself
+        const bool wasBusy = m_busy;
+        if (node->kind == ResumeNode::HandlerEnd) {
+            node->handle.destroy(); // the driver, and with it the handler and its captures
+            m_busy = false;
+        } else {
+            const CoroutineHandlerScope scope(this);
+            node->handle.resume();
+        }
+        if (wasBusy && !m_busy)
+            ++finished; // the coroutine handler's message
+    }
+    return finished;
+}
+
 void ActorCore::runTurn() noexcept
 {
-    CurrentScope scope(this);
+    const TurnScope scope(this);
+    const bool lost = m_contextLost.load(std::memory_order_relaxed);
     std::uint64_t finished = 0; // handled this turn, not yet subtracted from m_state
     int budget = m_throughput;
     bool lastWasCast = false;
 
     for (;;) {
-        // A coroutine handler holds the actor (S2): continue it when woken, else park.
-        while (m_busy) {
-            if (m_park.load(std::memory_order_acquire) == Running) {
-                if (finished) {
-                    m_state.fetch_sub(finished * One, std::memory_order_acq_rel);
-                    finished = 0;
-                }
-                int expected = Running;
-                if (m_park.compare_exchange_strong(expected, Parked, std::memory_order_acq_rel,
-                                                   std::memory_order_acquire))
-                    return; // wake() schedules the next turn with our token
+        if (m_resumes.load(std::memory_order_relaxed))
+            finished += runResumptions(budget);
+
+        if (m_busy) {
+            // A coroutine handler holds the actor (S2) and waits: park the token for wake().
+            if (finished) {
+                m_state.fetch_sub(finished * One, std::memory_order_acq_rel);
+                finished = 0;
             }
-            m_park.store(Running, std::memory_order_relaxed);
-            std::coroutine_handle<> h = std::exchange(m_wakeHandle, {});
-            if (h)
-                h.resume(); // may finish the handler: handlerFinished() clears m_busy
-            else
-                m_busy = false; // it finished outside the actor's turn
-            if (!m_busy)
-                ++finished;
+            ResumeNode *expected = nullptr;
+            if (m_resumes.compare_exchange_strong(expected, parkedMark(), std::memory_order_acq_rel,
+                                                  std::memory_order_acquire))
+                return; // the next wake() schedules the turn that continues
+            continue;   // woken meanwhile
         }
 
         std::uint64_t available = (m_state.load(std::memory_order_acquire) >> 1) - finished;
         while (available > 0 && budget > 0) {
             MessageBase *message = popCounted();
+            if (!message)
+                break; // resumptions first
             --available;
             --budget;
-            if ((!m_stateAddress || m_contextLost) && message->needsState()) {
+            if ((!m_stateAddress || lost) && message->needsState()) {
                 refuse(message); // State failed to build, or no context to run on
                 ++finished;
                 continue;
@@ -213,20 +302,22 @@ void ActorCore::runTurn() noexcept
             try {
                 message->run(*this, m_stateAddress);
             } catch (...) {
-                // Handlers' own exceptions are caught by the messages; this is the machinery
-                // itself failing (e.g. no memory for a coroutine frame).
-                logCastError(std::current_exception());
+                // Messages catch their handlers' exceptions themselves; this is a failure of the
+                // message machinery.
+                qCWarning(lcQtActors, "QtActors: actor '%s': a message failed: %s",
+                          qUtf8Printable(displayName()),
+                          qUtf8Printable(describe(std::current_exception())));
             }
             lastWasCast = message->isCast();
             if (message != &m_stopNode)
                 message->dispose();
             if (m_busy)
-                break;
+                break; // a coroutine handler suspended: its message stays counted
             ++finished;
         }
-        if (m_busy)
+        if (m_busy || m_resumes.load(std::memory_order_relaxed))
             continue;
-        if (finished > 0 && budget > 0 && lingerForMore(finished, lastWasCast))
+        if (finished > 0 && budget > 0 && !lost && lingerForMore(finished, lastWasCast))
             continue;
 
         const std::uint64_t previous = m_state.fetch_sub(finished * One, std::memory_order_acq_rel);
@@ -239,39 +330,41 @@ void ActorCore::runTurn() noexcept
             return;
         }
         if (budget <= 0) {
-            if (!m_contextLost && !isDeliveringAtAppExit()) {
+            if (!lost && m_scheduler->yieldsTurns()) {
                 scheduleTurn(); // yield the thread to others sharing it (S5); the token moves on
                 return;
             }
-            budget = m_throughput; // no context to yield to: drain completely
+            budget = m_throughput; // nobody to yield to: go on
         }
     }
 }
 
 void ActorCore::runWithoutContext() noexcept
 {
-    qCWarning(lcQtActors, "QtActors: actor '%s': its thread's event loop has ended; messages still "
+    qCWarning(lcQtActors, "QtActors: actor '%s': its thread's event loop is gone; messages still "
               "queued are dropped and State is destroyed off its thread",
               qUtf8Printable(displayName()));
-    m_contextLost = true;
-    if (m_busy) {
-        // A suspended coroutine handler can never be resumed on its context either.
-        deref();
-        return;
-    }
+    contextEnded();
     runTurn();
+}
+
+void ActorCore::contextEnded() noexcept
+{
+    loseContext();
+    requestStop();
 }
 
 bool ActorCore::lingerForMore(std::uint64_t finished, bool afterCast) noexcept
 {
-    if (m_linger.count() <= 0 || m_contextLost || isDeliveringAtAppExit())
+    if (m_linger.count() <= 0)
         return false;
     // Every look at m_state pulls the senders' cache line away from them. After a call, look
     // often: its caller is about to send the next one and waits for the answer. After a cast,
     // look every 10 µs, so that a stream of casts piles up in its sender's cache and is then
     // handled as one batch, instead of costing a cache-line round trip per message.
     using Clock = std::chrono::steady_clock;
-    const auto interval = afterCast ? std::chrono::microseconds(10) : std::chrono::microseconds(0);
+    const auto interval = afterCast ? std::chrono::nanoseconds(tuning::LingerLookAfterCast)
+                                    : std::chrono::nanoseconds(0);
     auto now = Clock::now();
     const auto deadline = now + m_linger;
     auto nextLook = now;
@@ -286,28 +379,52 @@ bool ActorCore::lingerForMore(std::uint64_t finished, bool afterCast) noexcept
         }
         if (now > deadline || m_scheduler->othersWaiting())
             return false;
-        for (int k = 0; k < 16; ++k) {
-#if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#endif
-        }
+        for (int k = 0; k < 16; ++k)
+            cpuRelax();
         now = Clock::now();
     }
 }
 
-void ActorCore::wake(std::coroutine_handle<> h) noexcept
+void ActorCore::wake(ResumeNode *node) noexcept
 {
-    m_wakeHandle = h;
-    if (m_park.exchange(Woken, std::memory_order_acq_rel) == Parked)
+    // Counted like a message, so that an actor without a turn gets one.
+    std::uint64_t old = m_state.load(std::memory_order_relaxed);
+    do {
+        if ((old & Closed) && (old >> 1) == 0) {
+            // The actor has ended (a coroutine it started outlived it): there is no turn to run on.
+            qCWarning(lcQtActors, "QtActors: actor '%s' has ended; a coroutine that awaited inside "
+                      "one of its handlers continues on the thread that answered",
+                      qUtf8Printable(displayName()));
+            resumeOutsideTurns(*node);
+            return;
+        }
+    } while (!m_state.compare_exchange_weak(old, old + One, std::memory_order_acq_rel,
+                                            std::memory_order_relaxed));
+    ResumeNode *head = m_resumes.load(std::memory_order_relaxed);
+    do {
+        node->next = head == parkedMark() ? nullptr : head;
+    } while (!m_resumes.compare_exchange_weak(head, node, std::memory_order_acq_rel,
+                                              std::memory_order_relaxed));
+    // From here on a running turn may run the node: touch neither it nor this unless this call
+    // owns the token. It does when the actor had no work (a new token) or the turn was parked
+    // (the parked token passes on); never both, as a parked turn's handler is counted work.
+    if ((old >> 1) == 0) {
+        ref(); // the turn token
         scheduleTurn();
+    } else if (head == parkedMark()) {
+        scheduleTurn();
+    }
 }
 
-void ActorCore::handlerFinished() noexcept
+void ActorCore::coroutineHandlerEnded(ResumeNode &node) noexcept
 {
-    if (t_current == this)
+    if (t_current == this) {
+        node.handle.destroy();
         m_busy = false;
-    else
-        wake({});
+    } else {
+        node.kind = ResumeNode::HandlerEnd;
+        wake(&node);
+    }
 }
 
 void ActorCore::finalize() noexcept
@@ -315,7 +432,8 @@ void ActorCore::finalize() noexcept
     if (m_stateAddress)
         destroyState();
     completeStopWaiters();
-    m_scheduler->detach();
+    m_detached = true;
+    m_scheduler->detach(this);
 }
 
 void ActorCore::completeStopWaiters() noexcept
@@ -336,6 +454,12 @@ void ActorCore::constructionFailed(std::exception_ptr error) noexcept
     qCWarning(lcQtActors, "QtActors: actor '%s': constructing State threw (%s); the actor is stopped",
               qUtf8Printable(displayName()), qUtf8Printable(describe(error)));
     requestStop();
+}
+
+void ActorCore::logErrorAfterAnswer(std::exception_ptr error) const noexcept
+{
+    qCWarning(lcQtActors, "QtActors: actor '%s': a handler threw after it had answered its call: %s",
+              qUtf8Printable(displayName()), qUtf8Printable(describe(error)));
 }
 
 void ActorCore::logCastError(std::exception_ptr error) const noexcept

@@ -1,8 +1,9 @@
 // CallState publication and ResumeTarget: the hand-over from the thread that answers a call to
 // the code that waits for it (a coroutine, a QPromise or a blocked thread).
 
-#include "context_p.h"
+#include "contextobject_p.h"
 #include "runtime_p.h"
+#include "tuning_p.h"
 
 #include <QtActors/detail/actorcore.h>
 
@@ -71,15 +72,13 @@ void CallStateBase::waitBlocking() const noexcept
     // sleeping in the kernel and being woken costs tens on a virtual machine. Single-core
     // machines skip it, as the answer cannot arrive while this thread spins.
     if (spinningPays()) {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+        const auto deadline = std::chrono::steady_clock::now() + tuning::WaitSpin;
         for (int i = 1;; ++i) {
             if (status.load(std::memory_order_acquire) == Ready)
                 return;
             if (i % 64 == 0 && std::chrono::steady_clock::now() > deadline)
-                break;
-#if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#endif
+                break; // (the clock is read once per 64 pauses: it costs more than one)
+            cpuRelax();
         }
     }
     unsigned expected = Pending;
@@ -132,10 +131,27 @@ void CallStateBase::checkDeadlock() const
     }
 }
 
+void throwConsumedCall(const char *where)
+{
+    throw Error(QStringLiteral("QtActors: %1 on a Call that was already consumed or moved from")
+                        .arg(QString::fromLatin1(where)));
+}
+
+void CallStateBase::checkAwaitDeadlock() const
+{
+    ActorCore *handler = ActorCore::currentCoroutineHandler();
+    if (m_owner.core && handler == m_owner.core && handler->isHeldByCoroutineHandler()) {
+        throw Deadlock(QStringLiteral("QtActors: co_await inside a coroutine handler of actor '%1' "
+                                      "for that same actor's answer would never finish: the "
+                                      "handler holds the actor until it ends")
+                               .arg(m_owner.displayName()));
+    }
+}
+
 ResumeTarget ResumeTarget::current()
 {
     ResumeTarget target;
-    if (ActorCore *core = ActorCore::current()) {
+    if (ActorCore *core = ActorCore::currentCoroutineHandler()) {
         core->ref();
         target.m_core = core;
     } else if (ContextObject *context = ContextObject::forCurrentThread()) {
@@ -165,15 +181,15 @@ ResumeTarget::~ResumeTarget()
         m_context->deref();
 }
 
-void ResumeTarget::resume(std::coroutine_handle<> h) noexcept
+void ResumeTarget::resume(ResumeNode &node) noexcept
 {
     // Once handed over, the coroutine may run (and destroy this) at once: no member access after.
     if (ActorCore *core = m_core)
-        core->wake(h);
+        core->wake(&node);
     else if (ContextObject *context = m_context)
-        context->postResume(h);
+        context->postResume(node.handle);
     else
-        h.resume();
+        resumeOutsideTurns(node);
 }
 
 } // namespace QtActors::detail

@@ -1,10 +1,8 @@
-// Library-wide objects. Created on first use and never destroyed, so threads still running at
-// process exit never touch a destroyed global (S15).
+// Library-wide pieces used by the executors: the library's threads, thread priorities, and the
+// blocking-wait bracket of pool threads.
 #pragma once
 
-#include <QtActors/detail/actorcore.h>
-
-#include <QtCore/QThread>
+#include <QtCore/qglobal.h>
 
 QT_BEGIN_NAMESPACE
 class QThreadPool;
@@ -12,22 +10,24 @@ QT_END_NAMESPACE
 
 namespace QtActors::detail {
 
-//! The pool behind Executor::pool().
-QThreadPool *defaultPool();
-//! A one-thread pool for clean-up work nobody should wait for (joining finished threads,
-//! releasing actors whose context is gone).
-QThreadPool *reaperPool();
 class PoolScheduler;
 
+//! The pool behind Executor::pool() (runtime.cpp).
+QThreadPool *defaultPool();
+//! A one-thread pool for clean-up work nobody should wait for: joining finished threads, running
+//! the last turns of actors whose context is gone (runtime.cpp).
+QThreadPool *reaperPool();
 //! Whether waiting by spinning can pay off: with one core, the awaited work cannot run meanwhile.
-inline bool spinningPays() noexcept
-{
-    static const bool pays = QThread::idealThreadCount() > 1;
-    return pays;
-}
+bool spinningPays() noexcept;
+
+//! The library's pool threads run below normal priority (threadpriority.cpp).
+void lowerThisThreadsPriority() noexcept;
+//! A dedicated thread runs at the main thread's priority, whichever thread started it.
+void setNormalPriority() noexcept;
 
 //! Around a Call::wait() that blocks: when the calling thread is one of a pool's pumps, the pool
-//! lends its place to another thread meanwhile, so the actors queued behind it still run.
+//! lends its place to another thread meanwhile, so the actors queued behind it still run
+//! (poolexecutor.cpp).
 class BlockingWait
 {
 public:
@@ -39,10 +39,5 @@ public:
 private:
     PoolScheduler *m_pool;
 };
-//! Makes sure wake-ups still queued for the main thread are delivered when the current
-//! QCoreApplication is destroyed, so main-thread actors finish there rather than never.
-void deliverMainThreadWakeupsAtAppExit();
-//! True while those wake-ups are delivered: turns then drain their actor completely.
-bool isDeliveringAtAppExit() noexcept;
 
 } // namespace QtActors::detail

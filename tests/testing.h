@@ -13,9 +13,13 @@
 
 #include <QCoroTask>
 
+#include <atomic>
 #include <cmath>
 #include <exception>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <source_location>
 
 namespace testing {
 
@@ -44,7 +48,7 @@ struct Outcome<void>
 };
 
 template <typename T>
-QCoro::Task<> capture(QCoro::Task<T> task, Outcome<T> *out)
+QCoro::Task<> capture(QCoro::Task<T> task, std::shared_ptr<Outcome<T>> out)
 {
     try {
         if constexpr (std::is_void_v<T>)
@@ -57,15 +61,25 @@ QCoro::Task<> capture(QCoro::Task<T> task, Outcome<T> *out)
     out->finished = true;
 }
 
+//! The outcome of `task`, run in a nested event loop. At the deadline the test fails, naming
+//! the caller's line, and the outcome says finished == false (a caller that reads the value
+//! anyway ends the test executable, after that message). A task that finishes later writes into
+//! an outcome that is still alive.
 template <typename T>
-[[nodiscard]] Outcome<T> run(QCoro::Task<T> task, int timeoutMs = 20000)
+[[nodiscard]] Outcome<T> run(QCoro::Task<T> task, int timeoutMs = 20000,
+                             std::source_location where = std::source_location::current())
 {
-    Outcome<T> out;
-    auto driver = capture(std::move(task), &out);
+    auto out = std::make_shared<Outcome<T>>();
+    auto driver = capture(std::move(task), out);
     QDeadlineTimer deadline(timeoutMs);
-    while (!out.finished && !deadline.hasExpired())
+    while (!out->finished && !deadline.hasExpired())
         QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
-    return out;
+    if (!out->finished) {
+        QTest::qFail(qPrintable(QStringLiteral("the coroutine did not finish within %1 ms")
+                                        .arg(timeoutMs)),
+                     where.file_name(), int(where.line()));
+    }
+    return *out;
 }
 
 //! The name of the exception type in `e` among the library's, for QCOMPARE.
@@ -108,17 +122,19 @@ class LogCapture
 public:
     LogCapture()
     {
+        const std::lock_guard lock(s_mutex);
         s_instance = this;
         m_previous = qInstallMessageHandler(&LogCapture::handler);
     }
     ~LogCapture()
     {
+        const std::lock_guard lock(s_mutex);
         qInstallMessageHandler(m_previous);
         s_instance = nullptr;
     }
     QStringList messages() const
     {
-        QMutexLocker lock(&m_mutex);
+        const std::lock_guard lock(s_mutex);
         return m_messages;
     }
     bool contains(const QString &part) const
@@ -132,17 +148,20 @@ public:
 private:
     static void handler(QtMsgType type, const QMessageLogContext &context, const QString &message)
     {
+        // One lock for the capture and its end: other threads may log while a test ends.
+        const std::lock_guard lock(s_mutex);
         if (s_instance && context.category && qstrcmp(context.category, "qtactors") == 0) {
-            QMutexLocker lock(&s_instance->m_mutex);
             s_instance->m_messages.append(message);
             return;
         }
         if (s_instance && s_instance->m_previous)
             s_instance->m_previous(type, context, message);
     }
+    // std:: rather than Qt mutexes: ThreadSanitizer sees their ordering (Qt is not instrumented).
+    // Recursive: a previous handler may log again.
+    static inline std::recursive_mutex s_mutex;
     static inline LogCapture *s_instance = nullptr;
     QtMessageHandler m_previous = nullptr;
-    mutable QMutex m_mutex;
     QStringList m_messages;
 };
 

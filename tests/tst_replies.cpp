@@ -127,14 +127,19 @@ private Q_SLOTS:
         QCOMPARE(thrownBy([&] { std::move(c).wait(); }), QStringLiteral("handler failed"));
     }
 
-    void handlerThatAnswersThenThrowsKeepsTheAnswer()
+    void handlerThatAnswersThenThrowsKeepsTheAnswerAndLogsTheError()
     {
-        Actor<int> uut(0);
+        testing::LogCapture log;
+        Actor<int> uut(0, {.name = QStringLiteral("late thrower")});
         auto c = uut.call([](int &, Reply<int> reply) {
             reply(5);
             throw std::runtime_error("too late");
         });
         QCOMPARE(std::move(c).wait(), 5);
+        std::move(uut.flush()).wait(); // the handler has returned (thrown) by then
+        QVERIFY2(log.contains(QStringLiteral("'late thrower': a handler threw after it had "
+                                             "answered its call: too late")),
+                 qPrintable(log.messages().join(u'\n')));
     }
 
     void secondAnswerIsIgnoredAndLogged()

@@ -46,14 +46,20 @@ public:
     QFuture<T> future() &&;
 
     //! A QCoro::Task that resumes on the awaiting thread (or actor), like co_await.
-    QCoro::Task<T> task() && { return toTask(std::move(*this)); }
+    QCoro::Task<T> task() &&
+    {
+        return toTask(Call(takeState("Call::task()")));
+    }
+
+    // Each of the four ways consumes the Call. On a Call already consumed or moved from, each
+    // fails: Q_ASSERT in debug builds; in release builds it throws QtActors::Error.
 
     //! Blocks the calling thread until the answer arrives and returns it, or rethrows the error.
     //! \throws Deadlock at once when called from the actor's own context (its handler, or the
     //! thread its executor runs on), where the answer could never be produced (S11).
     T wait() &&
     {
-        detail::Ref<detail::CallState<T>> state = std::move(m_state);
+        detail::Ref<detail::CallState<T>> state = takeState("Call::wait()");
         if (!state->isReady()) {
             state->checkDeadlock();
             state->waitBlocking();
@@ -66,14 +72,26 @@ public:
     //! answer is already there.
     friend detail::CallAwaiter<T> operator co_await(Call &&call)
     {
-        return detail::CallAwaiter<T>(std::move(call.m_state));
+        return detail::CallAwaiter<T>(call.takeState("co_await Call"));
     }
+
+    //! Not allowed: awaiting consumes the Call, so write co_await std::move(call).
+    friend detail::CallAwaiter<T> operator co_await(Call &) = delete;
 
     //! \internal
     explicit Call(detail::Ref<detail::CallState<T>> state) noexcept : m_state(std::move(state)) { }
 
 private:
     void swap(Call &o) noexcept { std::swap(m_state, o.m_state); }
+    //! The state, taken for consuming; a consumed or moved-from Call is a programming error:
+    //! Q_ASSERT in debug builds, Error thrown in release builds.
+    detail::Ref<detail::CallState<T>> takeState(const char *where)
+    {
+        Q_ASSERT_X(m_state, where, "QtActors: this Call was already consumed or moved from");
+        if (!m_state)
+            detail::throwConsumedCall(where);
+        return std::move(m_state);
+    }
     static QCoro::Task<T> toTask(Call call) { co_return co_await std::move(call); }
 
     detail::Ref<detail::CallState<T>> m_state;
@@ -144,9 +162,9 @@ Call<T> asCall(QFuture<T> future)
 template <typename T>
 QFuture<T> Call<T>::future() &&
 {
-    auto *continuation = new detail::FutureContinuation<T>(m_state);
+    detail::Ref<detail::CallState<T>> state = takeState("Call::future()");
+    auto *continuation = new detail::FutureContinuation<T>(state);
     QFuture<T> future = continuation->future();
-    detail::Ref<detail::CallState<T>> state = std::move(m_state);
     if (!state->setContinuation(continuation))
         continuation->resume();
     return future;

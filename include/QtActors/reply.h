@@ -2,11 +2,13 @@
 // it and may keep it in State, move it to another thread or actor, and answer whenever it likes;
 // the actor handles other messages meanwhile. Like QPromise, a Reply destroyed without answering
 // finishes its call: the caller gets BrokenReply.
-// Thread contract: move-only; answer from any thread, once. A second answer is ignored and logged.
+// Thread contract: move-only; answer from any thread, once. A second answer is ignored and logged,
+// also when two threads answer through the same Reply object at the same time.
 #pragma once
 
 #include <QtActors/detail/callstate.h>
 
+#include <atomic>
 #include <exception>
 #include <utility>
 
@@ -17,11 +19,14 @@ class Reply
 {
 public:
     //! \internal
-    explicit Reply(detail::Ref<detail::CallState<R>> state) noexcept : m_state(std::move(state))
+    explicit Reply(detail::Ref<detail::CallState<R>> state) noexcept : m_state(state.release())
     {
-        m_state->addHolder();
+        m_state.load(std::memory_order_relaxed)->addHolder();
     }
-    Reply(Reply &&other) noexcept : m_state(std::exchange(other.m_state, {})) { }
+    Reply(Reply &&other) noexcept
+        : m_state(other.m_state.exchange(nullptr, std::memory_order_acq_rel))
+    {
+    }
     Reply &operator=(Reply &&other) noexcept
     {
         Reply(std::move(other)).swap(*this);
@@ -31,8 +36,8 @@ public:
     Reply &operator=(const Reply &) = delete;
     ~Reply()
     {
-        if (m_state)
-            m_state->releaseHolder();
+        if (detail::Ref<detail::CallState<R>> state = adopt())
+            state->releaseHolder();
     }
 
     //! Answers the call with `value`.
@@ -57,7 +62,7 @@ public:
             a.state->fail(std::move(error));
     }
     //! True until answered (or moved from).
-    bool isPending() const noexcept { return bool(m_state); }
+    bool isPending() const noexcept { return m_state.load(std::memory_order_acquire) != nullptr; }
 
 private:
     // Lets go of this Reply's hold only after answering, so that BrokenReply cannot win.
@@ -72,18 +77,28 @@ private:
         explicit operator bool() const noexcept { return bool(state); }
     };
 
+    detail::Ref<detail::CallState<R>> adopt() const noexcept
+    {
+        return detail::Ref<detail::CallState<R>>::adopt(
+                m_state.exchange(nullptr, std::memory_order_acq_rel));
+    }
     detail::Ref<detail::CallState<R>> take() const
     {
-        detail::Ref<detail::CallState<R>> state = std::exchange(m_state, {});
+        detail::Ref<detail::CallState<R>> state = adopt();
         if (!state) {
             qCWarning(lcQtActors, "Reply answered twice (or after being moved from); answer ignored");
             return {};
         }
         return state;
     }
-    void swap(Reply &o) noexcept { std::swap(m_state, o.m_state); }
+    void swap(Reply &o) noexcept
+    {
+        detail::CallState<R> *mine = m_state.exchange(nullptr, std::memory_order_acq_rel);
+        m_state.store(o.m_state.exchange(mine, std::memory_order_acq_rel), std::memory_order_release);
+    }
 
-    mutable detail::Ref<detail::CallState<R>> m_state;
+    // Owns one reference; an atomic exchange takes it, so that one answer wins.
+    mutable std::atomic<detail::CallState<R> *> m_state;
 };
 
 } // namespace QtActors

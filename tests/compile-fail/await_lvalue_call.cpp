@@ -1,4 +1,4 @@
-// expect: (no match for|cannot be used|no matching|invalid operands|no viable|operator co_await|no member named .await_ready.)
+// expect: (selected deleted operator .co_await.|use of deleted function .*QtActors::detail::CallAwaiter<int> QtActors::operator co_await\(Call<int>&\))
 #include <QtActors/QtActors>
 
 #include <QCoroTask>

@@ -1,4 +1,4 @@
-// expect: (use of deleted function|call to deleted constructor|deleted)
+// expect: (use of deleted function .*QtActors::Reply<R>::Reply\(const QtActors::Reply<R>&\)|call to deleted constructor of .QtActors::Reply<int>.)
 #include <QtActors/QtActors>
 
 void misuse(const QtActors::Actor<int> &actor)

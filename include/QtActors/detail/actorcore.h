@@ -1,26 +1,41 @@
 // ActorCore: the actor itself, behind every Actor<State> handle. It owns the mailbox, the State
 // storage and the binding to an executor, and runs turns: batches of messages, one at a time.
 //
-// Scheduling protocol. m_state packs a CLOSED bit and the count of messages sent but not yet
-// finished. A sender that moves the count from 0 to 1 owns the turn token: it takes a reference
-// on the core and schedules one turn. The turn keeps the token while it drains up to
-// `throughput` messages, and at the end either hands it to a new turn (more work, or budget
-// spent: S5) or drops it when the count returns to 0. So at most one turn is ever pending or
-// running (S1), and a message costs one allocation, one CAS and one exchange; no lock, no event.
+// Scheduling protocol. m_state packs a CLOSED bit and a count of work: messages sent but not yet
+// finished, plus resumptions (below) queued but not yet run. A sender that moves the count from 0
+// to 1 owns the turn token: it takes a reference on the core and schedules one turn. The turn
+// keeps the token while it works through up to `throughput` items, and at the end either hands it
+// to a new turn (more work, or budget spent: S5) or drops it when the count returns to 0. So at
+// most one turn is ever pending or running (S1), and a message costs one allocation, one CAS and
+// one exchange; no lock, no event.
 //
-// Coroutine handlers (S2) keep the token while suspended: the turn "parks". Whoever resumes the
-// handler calls wake(); the park/wake handshake on m_park schedules exactly one turn to continue.
+// Resumptions. A coroutine that awaits a Call inside a coroutine handler continues on the actor's
+// turn: whoever answers calls wake(node), which counts the node like a message and pushes it onto
+// m_resumes, a lock-free stack of ResumeNodes that live in the suspended frames themselves. Any
+// number may be pending at once (two awaits started together, S22's interleaved handlers). A turn
+// runs every queued resumption before its next message.
+//
+// Parking. A coroutine handler holds the actor while it is suspended (S2): its message stays
+// counted and no other message runs. With nothing to resume, the turn parks: it swaps the empty
+// m_resumes for the Parked mark and returns, leaving the token with the mark. The next wake()
+// finds the mark, takes the token over and schedules the turn that continues. The same CAS that
+// parks fails when a resumption arrived meanwhile, so no wake-up is ever lost.
 //
 // Closing (stop() or the last handle gone) sets CLOSED and pushes m_stopNode as one more counted
 // message, so everything sent before still runs (S6, S7); later sends are refused (S9). When the
 // count reaches 0 with CLOSED set, the turn destroys State on the context and detaches.
 //
-// Thread contract: send(), requestStop(), wake(), the handle counts and isClosed() are
-// thread-safe. runTurn() runs only on the actor's context, from its scheduler.
+// When the context ends for good (the thread of a thread executor finishes), the scheduler calls
+// contextEnded(): the actor closes, and its turns from then on refuse what needs State (calls get
+// ActorStopped, casts are logged) and destroy State where they run.
+//
+// Thread contract: send(), requestStop(), wake(), contextEnded(), the handle counts and
+// isClosed() are thread-safe. runTurn() runs only where the scheduler runs turns.
 #pragma once
 
 #include <QtActors/detail/callstate.h>
 #include <QtActors/detail/mailbox.h>
+#include <QtActors/detail/resumption.h>
 #include <QtActors/detail/scheduler.h>
 #include <QtActors/options.h>
 
@@ -32,6 +47,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <vector>
 
@@ -40,8 +56,11 @@ namespace QtActors::detail {
 class QTACTORS_EXPORT ActorCore : public RefCounted
 {
 public:
-    //! The core of the actor whose handler runs on this thread right now, or nullptr.
+    //! The core of the actor whose turn runs on this thread right now, or nullptr.
     static ActorCore *current() noexcept;
+    //! The actor whose coroutine handler runs on this thread right now (started by its turn, or
+    //! resumed by it), or nullptr: where a Call awaited here resumes (ResumeTarget).
+    static ActorCore *currentCoroutineHandler() noexcept;
 
     // Handles (Actor copies) share one reference on the core while any exist.
     void addHandle() noexcept { m_handles.fetch_add(1, std::memory_order_relaxed); }
@@ -57,27 +76,53 @@ public:
     bool isClosed() const noexcept { return m_state.load(std::memory_order_acquire) & Closed; }
     bool isCurrent() const noexcept { return current() == this; }
 
-    //! The scheduler calls this on the actor's context. Consumes the turn's reference.
+    //! The scheduler calls this where the actor's turns run. Consumes the turn's reference.
     void runTurn() noexcept;
-    //! Continues a parked coroutine handler on the actor's context: resumes h there, or, with a
-    //! null h, notes that the handler finished elsewhere. Any thread.
-    void wake(std::coroutine_handle<> h) noexcept;
-    //! The context will never run this actor again (its event loop is gone): drops what is queued,
-    //! destroys State here and consumes the turn's reference. Any thread.
+    //! Queues a resumption to run on the actor's turn (see the top of this file). Any thread.
+    //! Once the actor has ended, the coroutine continues on the calling thread instead (logged).
+    void wake(ResumeNode *node) noexcept;
+    //! The context will never run this actor again: the actor closes, and its turns refuse what
+    //! needs State and destroy State wherever they run. Any thread; idempotent.
+    void contextEnded() noexcept;
+    //! For schedulers whose context is gone: the turn about to run must not run handlers.
+    void loseContext() noexcept { m_contextLost.store(true, std::memory_order_relaxed); }
+    //! A turn discarded by Qt without being delivered (its thread's event queue was destroyed):
+    //! runs it here without its context. Consumes the turn's reference. Any thread.
     void runWithoutContext() noexcept;
-    //! A coroutine handler is about to start: the actor stays busy until handlerFinished().
-    void beginCoroutineHandler() noexcept { m_busy = true; }
-    //! Called when a coroutine handler's task has ended, on whatever thread it ended.
-    void handlerFinished() noexcept;
+
+    //! Called by the driver of a coroutine handler once its frame exists: the actor stays busy
+    //! until coroutineHandlerEnded().
+    void coroutineHandlerStarted() noexcept { m_busy = true; }
+    //! The driver of a coroutine handler has ended. On the actor's turn it ends the handler at
+    //! once; elsewhere it queues `node` (kind HandlerEnd), for the turn to destroy the driver.
+    void coroutineHandlerEnded(ResumeNode &node) noexcept;
+
+    //! While alive, Calls awaited on this thread resume on `core`'s turn (the driver of one of
+    //! its coroutine handlers is starting). Thread-local; nests.
+    class CoroutineHandlerScope
+    {
+    public:
+        explicit CoroutineHandlerScope(ActorCore *core) noexcept;
+        ~CoroutineHandlerScope();
+        CoroutineHandlerScope(const CoroutineHandlerScope &) = delete;
+        CoroutineHandlerScope &operator=(const CoroutineHandlerScope &) = delete;
+
+    private:
+        ActorCore *m_previous;
+    };
 
     QString displayName() const;
     CallStateBase::Owner owner() const;
     Scheduler *scheduler() const noexcept { return m_scheduler.get(); }
     //! S8: an exception escaped a cast handler.
     void logCastError(std::exception_ptr error) const noexcept;
+    //! A Reply handler threw after it had answered: nobody can receive the error, so it is logged.
+    void logErrorAfterAnswer(std::exception_ptr error) const noexcept;
     //! State failed to construct on the context (emplace): the actor stops.
     void constructionFailed(std::exception_ptr error) noexcept;
     bool hasState() const noexcept { return m_stateAddress != nullptr; }
+    //! True while an exclusive coroutine handler holds the actor. Actor's context only.
+    bool isHeldByCoroutineHandler() const noexcept { return m_busy; }
 
 protected:
     explicit ActorCore(const Options &options);
@@ -88,9 +133,7 @@ protected:
 
 private:
     static constexpr std::uint64_t Closed = 1;
-    static constexpr std::uint64_t One = 2; // one counted message
-
-    enum Park : int { Running, Parked, Woken };
+    static constexpr std::uint64_t One = 2; // one counted message or resumption
 
     class StopMessage final : public MessageBase
     {
@@ -100,10 +143,13 @@ private:
     };
     friend class PoolScheduler;
 
+    //! The mark m_resumes holds while the turn is parked (never dereferenced).
+    static ResumeNode *parkedMark() noexcept { return reinterpret_cast<ResumeNode *>(std::uintptr_t(1)); }
+
     void scheduleTurn() noexcept;
     void refuse(MessageBase *message) noexcept;
     MessageBase *popCounted() noexcept;
-    bool parkOrContinue() noexcept;
+    std::uint64_t runResumptions(int &budget) noexcept;
     void finalize() noexcept;
     void completeStopWaiters() noexcept;
     bool lingerForMore(std::uint64_t finished, bool afterCast) noexcept;
@@ -122,15 +168,15 @@ private:
     std::chrono::nanoseconds m_linger{0}; // spin for more work before idling
     int m_throughput;
     bool m_finalized = false; // guarded by m_stopMutex
-    QMutex m_stopMutex;
+    bool m_detached = false;  // the scheduler let go of this core (finalize or destructor)
+    QBasicMutex m_stopMutex; // 8 bytes; rarely contended (its inline fast path is what TSan sees)
     std::unique_ptr<std::vector<Ref<CallState<void>>>> m_stopWaiters; // rare: made on demand
-    // Turn side: touched by the context, and by wake() once per suspension.
+    // Turn side: touched by the turn, and by wake() once per resumption.
     MailboxTail m_outbox;
-    std::atomic<int> m_park{Running};
-    bool m_busy = false;        // context only: a coroutine handler holds the actor
-    bool m_contextLost = false; // set once, by the turn that runs without a context
-    std::coroutine_handle<> m_wakeHandle; // written by wake() before it publishes Woken
-    void *m_stateAddress = nullptr;       // context only (and the constructor)
+    std::atomic<ResumeNode *> m_resumes{nullptr}; // pending resumptions, or parkedMark()
+    std::atomic<bool> m_contextLost{false};       // set once, when the context has ended
+    bool m_busy = false;                          // turn only: a coroutine handler holds the actor
+    void *m_stateAddress = nullptr;               // turn only (and the constructor)
     StopMessage m_stopNode;
     ActorCore *m_nextReady = nullptr; // link in a pool's ready queue (guarded by the pool)
 };

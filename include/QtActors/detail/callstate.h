@@ -6,6 +6,7 @@
 #pragma once
 
 #include <QtActors/detail/common.h>
+#include <QtActors/detail/resumption.h>
 #include <QtActors/errors.h>
 
 #include <QtCore/QString>
@@ -22,8 +23,6 @@ QT_END_NAMESPACE
 
 namespace QtActors::detail {
 
-class ActorCore;
-class ContextObject;
 
 //! Notified once when a CallState it was registered with is published.
 class Continuation
@@ -82,8 +81,12 @@ public:
             std::rethrow_exception(m_error);
     }
     const Owner &owner() const noexcept { return m_owner; }
-    //! Throws Deadlock when the calling thread is the context that has to produce the answer.
+    //! wait(): throws Deadlock when the calling thread is the context that has to produce the
+    //! answer (S11).
     void checkDeadlock() const;
+    //! co_await: throws Deadlock when the awaiting code is an exclusive coroutine handler of the
+    //! actor that has to produce the answer, which could then never run.
+    void checkAwaitDeadlock() const;
 
 protected:
     ~CallStateBase() override = default;
@@ -153,29 +156,11 @@ public:
     void take() { rethrowIfFailed(); }
 };
 
-//! Where a coroutine suspended on a Call resumes (S10): inside an actor's turn when awaited from a
-//! handler, through the awaiting thread's event loop otherwise, or inline when that thread has no
-//! event dispatcher at all (a plain std::thread).
-class QTACTORS_EXPORT ResumeTarget
-{
-public:
-    //! Captures the calling context. Call on the awaiting thread.
-    static ResumeTarget current();
-    ResumeTarget() = default;
-    ResumeTarget(ResumeTarget &&o) noexcept;
-    ResumeTarget &operator=(ResumeTarget &&o) noexcept;
-    ResumeTarget(const ResumeTarget &) = delete;
-    ResumeTarget &operator=(const ResumeTarget &) = delete;
-    ~ResumeTarget();
-    //! Resumes h there. Any thread; once.
-    void resume(std::coroutine_handle<> h) noexcept;
+//! Throws the Error for a Call consumed twice or used after a move (`where` names the use).
+[[noreturn]] QTACTORS_EXPORT void throwConsumedCall(const char *where);
 
-private:
-    ActorCore *m_core = nullptr;          // holds a reference
-    ContextObject *m_context = nullptr;   // holds a reference
-};
-
-//! The awaiter behind `co_await std::move(call)`.
+//! The awaiter behind `co_await std::move(call)`. It is its own resumption node: any number of
+//! awaits may be suspended at once, each with its own.
 template <typename T>
 class CallAwaiter final : public Continuation
 {
@@ -183,21 +168,27 @@ public:
     explicit CallAwaiter(Ref<CallState<T>> state) : m_state(std::move(state)) { }
     CallAwaiter(CallAwaiter &&) = default;
 
-    bool await_ready() const noexcept { return m_state->isReady(); }
+    bool await_ready() const
+    {
+        if (m_state->isReady())
+            return true;
+        m_state->checkAwaitDeadlock(); // throws Deadlock where the answer could never come
+        return false;
+    }
     bool await_suspend(std::coroutine_handle<> h)
     {
-        m_handle = h;
+        m_node.handle = h;
         m_target = ResumeTarget::current();
         // false: the answer arrived meanwhile; continue without suspending.
         return m_state->setContinuation(this);
     }
     T await_resume() { return m_state->take(); }
 
-    void resume() noexcept override { m_target.resume(m_handle); }
+    void resume() noexcept override { m_target.resume(m_node); }
 
 private:
     Ref<CallState<T>> m_state;
-    std::coroutine_handle<> m_handle;
+    ResumeNode m_node;
     ResumeTarget m_target;
 };
 

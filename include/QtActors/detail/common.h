@@ -36,6 +36,10 @@ QTACTORS_EXPORT const QLoggingCategory &lcQtActors();
 
 namespace QtActors::detail {
 
+//! false, but only once T is known: for static_asserts in templates that must not be used.
+template <typename...>
+inline constexpr bool dependentFalse = false;
+
 //! Base for objects shared across threads through intrusive reference counts.
 //! ref()/deref() are thread-safe; the object deletes itself when the count reaches zero.
 class RefCounted
@@ -46,6 +50,18 @@ public:
     RefCounted &operator=(const RefCounted &) = delete;
 
     void ref() const noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
+    //! Adds a reference unless the object is already being destroyed (for lists that hold
+    //! objects without owning them, and drop them in the objects' destructors).
+    bool tryRef() const noexcept
+    {
+        int n = m_refs.load(std::memory_order_relaxed);
+        while (n > 0) {
+            if (m_refs.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel,
+                                             std::memory_order_relaxed))
+                return true;
+        }
+        return false;
+    }
     void deref() const noexcept
     {
         if (m_refs.fetch_sub(1, std::memory_order_acq_rel) == 1)

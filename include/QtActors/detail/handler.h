@@ -188,9 +188,12 @@ struct Driver
 
 struct DriverPromise
 {
+    // Constructed once the frame exists and the handler has moved into it: if either fails, the
+    // exception leaves drive() and the actor was never marked busy.
     template <typename... A>
     explicit DriverPromise(ActorCore &core, A &&...) noexcept : core(&core)
     {
+        core.coroutineHandlerStarted();
     }
     Driver get_return_object() noexcept { return {}; }
     std::suspend_never initial_suspend() noexcept { return {}; }
@@ -199,10 +202,11 @@ struct DriverPromise
         bool await_ready() noexcept { return false; }
         void await_suspend(std::coroutine_handle<DriverPromise> h) noexcept
         {
-            // Destroy the handler and its captures before the actor moves on.
-            ActorCore *c = h.promise().core;
-            h.destroy();
-            c->handlerFinished();
+            // The handler and its captures are destroyed with this frame, before the actor moves
+            // on: here when on the actor's turn, else by the turn (touch nothing after this call).
+            ResumeNode &node = h.promise().endNode;
+            node.handle = h;
+            h.promise().core->coroutineHandlerEnded(node);
         }
         void await_resume() noexcept { }
     };
@@ -211,6 +215,7 @@ struct DriverPromise
     void unhandled_exception() noexcept { std::terminate(); } // the driver catches everything
 
     ActorCore *core;
+    ResumeNode endNode;
 };
 
 //! Where a coroutine handler's outcome goes: a CallState, or the log for casts.
@@ -271,15 +276,16 @@ public:
     void run(ActorCore &core, void *state) override
     {
         State &s = *static_cast<State *>(state);
-        if constexpr (CastHandler<State, F>::coroutine) {
-            core.beginCoroutineHandler();
-            drive<void>(core, std::move(m_f), s, CastSink{});
-        } else {
-            try {
+        try {
+            if constexpr (CastHandler<State, F>::coroutine) {
+                const ActorCore::CoroutineHandlerScope scope(&core);
+                drive<void>(core, std::move(m_f), s, CastSink{});
+            } else {
                 std::invoke(m_f, s);
-            } catch (...) {
-                core.logCastError(std::current_exception());
             }
+        } catch (...) {
+            // The handler threw, or (coroutines) its frame could not be made or moved into.
+            core.logCastError(std::current_exception());
         }
     }
     void drop(const ActorCore *) noexcept override { }
@@ -314,14 +320,20 @@ public:
     {
         State &s = *static_cast<State *>(state);
         if constexpr (Traits::kind == HandlerKind::Coroutine) {
-            core.beginCoroutineHandler();
-            drive<Result>(core, std::move(*m_f), s, CallSink<Result>{callState()});
+            try {
+                const ActorCore::CoroutineHandlerScope scope(&core);
+                drive<Result>(core, std::move(*m_f), s, CallSink<Result>{callState()});
+            } catch (...) {
+                // The frame could not be made, or the handler not moved into it.
+                this->fail(std::current_exception());
+            }
         } else if constexpr (Traits::kind == HandlerKind::WithReply) {
             this->addHolder(); // the running handler holds the call open until it returns
             try {
                 std::invoke(*m_f, s, Reply<Result>(callState()));
             } catch (...) {
-                this->fail(std::current_exception());
+                if (!this->fail(std::current_exception()))
+                    core.logErrorAfterAnswer(std::current_exception());
             }
             this->releaseHolder();
         } else {

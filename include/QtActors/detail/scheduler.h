@@ -1,9 +1,10 @@
 // Scheduler: one actor's binding to its executor. It turns "this actor has work" into exactly one
 // call of ActorCore::runTurn() on the right context: one posted event for thread executors, one
-// place in the pool's ready queue for pools. Implementations live in src/executor.cpp.
+// place in the pool's ready queue for pools. Each executor is a file of its own under src/.
 // Thread contract: schedule() may be called from any thread, but only by the party that owns the
 // actor's single turn token (see actorcore.h), so at most one turn is ever pending or running.
-// detach() is called once, on the actor's context, after State was destroyed.
+// attach() runs once when an actor binds to the scheduler, detach() once when it has finished
+// (after State was destroyed, on its context) or when its core is destroyed without finishing.
 #pragma once
 
 #include <QtActors/detail/common.h>
@@ -24,7 +25,8 @@ public:
     virtual ~Scheduler();
     //! Arranges for core->runTurn() to run on this context. Takes over the turn's reference on core.
     virtual void schedule(ActorCore *core) = 0;
-    //! The thread every handler runs on, or nullptr for pools.
+    //! The thread every handler runs on, or nullptr for pools. Compared only: once the context
+    //! has ended the thread object may be gone.
     virtual QThread *thread() const = 0;
     //! Messages per turn when Options::throughput is 0.
     virtual int defaultThroughput() const = 0;
@@ -33,8 +35,13 @@ public:
     virtual std::chrono::nanoseconds linger() const { return std::chrono::nanoseconds(0); }
     //! True when other actors wait for this context: a lingering turn then gives it up at once.
     virtual bool othersWaiting() const noexcept { return false; }
-    //! The actor has finished: a dedicated thread quits and is cleaned up.
-    virtual void detach() { }
+    //! False while the context drains what is queued for good (process exit): a turn that spent
+    //! its budget then goes on instead of yielding (S5 has nobody left to be fair to).
+    virtual bool yieldsTurns() const noexcept { return true; }
+    //! An actor was bound to this scheduler (from ActorCore's constructor).
+    virtual void attach(ActorCore *) { }
+    //! The actor has finished, or its core is destroyed: forget it (a dedicated thread quits).
+    virtual void detach(ActorCore *) { }
 };
 
 } // namespace QtActors::detail

@@ -1,4 +1,4 @@
-#include "context_p.h"
+#include "contextobject_p.h"
 #include "runtime_p.h"
 
 #include <QtCore/QCoreApplication>
@@ -32,11 +32,11 @@ public:
     }
     ~WakeEvent() override
     {
+        QTACTORS_HANDOFF_ACQUIRE(this); // before reading what the poster wrote
         ActorCore *core = m_core;
         if (!core)
             return; // delivered
         if (discardedInsideItsRunningLoop(m_target)) {
-            QTACTORS_HANDOFF_ACQUIRE(this);
             core->runTurn();
         } else {
             reaperPool()->start([core] { core->runWithoutContext(); });
@@ -58,10 +58,17 @@ public:
     }
     ~ResumeEvent() override
     {
-        // A coroutine whose thread's loop is gone can never resume; its frame is left alone.
-        if (m_handle && discardedInsideItsRunningLoop(m_target)) {
-            QTACTORS_HANDOFF_ACQUIRE(this);
+        QTACTORS_HANDOFF_ACQUIRE(this); // before reading what the poster wrote
+        if (!m_handle)
+            return; // delivered
+        if (discardedInsideItsRunningLoop(m_target)) {
             take().resume();
+        } else {
+            // Its thread's loop is gone for good: the coroutine can never resume where it
+            // awaited, and resuming it elsewhere would break what it relies on (S10). Its frame
+            // is left alone.
+            qCWarning(lcQtActors, "QtActors: a coroutine awaited a Call on a thread whose event loop "
+                      "has ended; it will never resume (its frame is not destroyed)");
         }
     }
     std::coroutine_handle<> take() noexcept { return std::exchange(m_handle, {}); }
@@ -86,36 +93,14 @@ QThreadStorage<ContextHolder *> &contexts()
 
 } // namespace
 
-namespace {
-std::atomic<bool> g_deliveringAtAppExit{false};
+QEvent::Type ContextObject::wakeEventType() noexcept
+{
+    return WakeEventType;
 }
 
-bool isDeliveringAtAppExit() noexcept
+QEvent::Type ContextObject::resumeEventType() noexcept
 {
-    return g_deliveringAtAppExit.load(std::memory_order_relaxed);
-}
-
-void deliverMainThreadWakeupsAtAppExit()
-{
-    static std::atomic<QCoreApplication *> registeredFor{nullptr};
-    QCoreApplication *app = QCoreApplication::instance();
-    if (!app || registeredFor.load(std::memory_order_acquire) == app)
-        return;
-    if (registeredFor.exchange(app) == app)
-        return;
-    // Post routines run first in ~QCoreApplication, on the main thread, before Qt discards
-    // the events still queued: deliver ours there, so that main-thread actors finish and
-    // destroy State on their own thread.
-    qAddPostRoutine([] {
-        // Turns drain completely meanwhile; a few rounds, as handlers may send more messages to
-        // main-thread actors.
-        g_deliveringAtAppExit = true;
-        for (int round = 0; round < 8; ++round) {
-            QCoreApplication::sendPostedEvents(nullptr, ResumeEventType);
-            QCoreApplication::sendPostedEvents(nullptr, WakeEventType);
-        }
-        g_deliveringAtAppExit = false;
-    });
+    return ResumeEventType;
 }
 
 void ContextObject::postWake(ActorCore *core)
@@ -136,12 +121,15 @@ bool ContextObject::event(QEvent *event)
 {
     if (event->type() == WakeEventType) {
         QTACTORS_HANDOFF_ACQUIRE(event);
-        if (ActorCore *core = static_cast<WakeEvent *>(event)->take())
+        if (ActorCore *core = static_cast<WakeEvent *>(event)->take()) {
+            ++m_delivered;
             core->runTurn();
+        }
         return true;
     }
     if (event->type() == ResumeEventType) {
         QTACTORS_HANDOFF_ACQUIRE(event);
+        ++m_delivered;
         static_cast<ResumeEvent *>(event)->take().resume();
         return true;
     }

@@ -30,6 +30,11 @@ public:
     //! deleted when the thread ends). Null on threads without an event dispatcher.
     static ContextObject *forCurrentThread();
 
+    //! Events delivered so far (wake-ups and resumptions). The object's thread only.
+    quint64 delivered() const noexcept { return m_delivered; }
+    static QEvent::Type wakeEventType() noexcept;
+    static QEvent::Type resumeEventType() noexcept;
+
     //! Reference counting used by ResumeTarget: awaiters may outlive a finished thread.
     void ref() noexcept { m_refs.fetch_add(1, std::memory_order_relaxed); }
     void deref() noexcept;
@@ -39,6 +44,7 @@ protected:
 
 private:
     std::atomic<int> m_refs{1};
+    quint64 m_delivered = 0;
 };
 
 } // namespace QtActors::detail

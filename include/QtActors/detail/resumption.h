@@ -1,0 +1,60 @@
+// Resumption: how a suspended coroutine gets going again on the right context (S10).
+//   ResumeNode   — one pending resumption. It lives inside the suspended coroutine's own frame
+//                  (in the awaiter), so queueing it allocates nothing, and any number of them may
+//                  be pending for one actor at once.
+//   ResumeTarget — where the coroutine that awaits a Call continues, captured when it suspends:
+//                  * inside an actor's coroutine handler: that actor's turn (ActorCore::wake);
+//                  * on a thread with a Qt event dispatcher: that thread, through a posted event;
+//                  * on a thread without one (a plain std::thread, a pool thread outside a
+//                    handler): the thread that answers, but outside any actor's turn — after the
+//                    answering turn has ended when the answer comes from a handler.
+// Thread contract: a ResumeTarget is captured and consumed once, by one awaiter; resume() may be
+// called from any thread.
+#pragma once
+
+#include <QtActors/detail/common.h>
+
+#include <coroutine>
+
+namespace QtActors::detail {
+
+class ActorCore;
+class ContextObject;
+
+//! One pending resumption, linked into an actor's (or a thread's) list of them.
+struct ResumeNode
+{
+    enum Kind : unsigned char {
+        Resume,     //!< resume `handle`
+        HandlerEnd, //!< `handle` is a finished handler's driver: destroy it, end the handler
+    };
+    std::coroutine_handle<> handle;
+    Kind kind = Resume;
+    ResumeNode *next = nullptr;
+};
+
+class QTACTORS_EXPORT ResumeTarget
+{
+public:
+    //! Captures where the calling code continues. Call on the awaiting thread.
+    static ResumeTarget current();
+    ResumeTarget() = default;
+    ResumeTarget(ResumeTarget &&o) noexcept;
+    ResumeTarget &operator=(ResumeTarget &&o) noexcept;
+    ResumeTarget(const ResumeTarget &) = delete;
+    ResumeTarget &operator=(const ResumeTarget &) = delete;
+    ~ResumeTarget();
+    //! Resumes node.handle there. Any thread; once. node must stay valid until it has run (it
+    //! lives in the suspended frame, so it does).
+    void resume(ResumeNode &node) noexcept;
+
+private:
+    ActorCore *m_core = nullptr;        // holds a reference
+    ContextObject *m_context = nullptr; // holds a reference
+};
+
+//! Runs node.handle on the calling thread, outside any actor's turn: at once when the thread is
+//! not inside a turn, else right after the outermost turn on this thread ends. Any thread.
+QTACTORS_EXPORT void resumeOutsideTurns(ResumeNode &node) noexcept;
+
+} // namespace QtActors::detail

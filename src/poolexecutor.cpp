@@ -1,0 +1,250 @@
+// Executor::pool() and Executor::pool(QThreadPool *): actors that share a QThreadPool's threads.
+
+#include "executor_p.h"
+#include "runtime_p.h"
+#include "tuning_p.h"
+
+#include <QtActors/detail/actorcore.h>
+#include <QtActors/executor.h>
+
+#include <QtCore/QThreadPool>
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+
+namespace QtActors::detail {
+
+// Pool executor. Actors with work wait in one FIFO ready queue per QThreadPool. "Pumps" (one
+// QRunnable, started up to maxThreadCount() times) take actors from the queue and run their turns.
+// A pump that finds the queue empty spins for a short while (at most one pump per pool spins),
+// then returns its thread to QThreadPool. So while a pool is busy, handing an actor to another
+// thread costs one short mutex section: no QThreadPool::start, no allocation, no futex.
+// QThreadPool::start runs only to add a pump, when more actors are ready than pumps can take.
+//
+// Thread contract: everything below m_mutex is guarded by it, except m_queued, which the spinning
+// pump also reads without it. The scheduler stays alive while any pump runs (m_self).
+class PoolScheduler final : public Scheduler, public ExecutorPrivate,
+                            public std::enable_shared_from_this<PoolScheduler>
+{
+public:
+    PoolScheduler(QThreadPool *pool, bool ownPool) : m_pool(pool), m_ownPool(ownPool) { }
+
+    //! The one scheduler for `pool`, shared by every Executor::pool(pool), so that all actors on
+    //! one QThreadPool take fair turns from one queue (S5).
+    static std::shared_ptr<PoolScheduler> forPool(QThreadPool *pool);
+    //! The pool whose pump runs on this thread, or nullptr.
+    static PoolScheduler *current() noexcept { return t_pump; }
+
+    void schedule(ActorCore *core) override
+    {
+        std::unique_lock lock(m_mutex);
+        core->m_nextReady = nullptr;
+        if (m_tail)
+            m_tail->m_nextReady = core;
+        else
+            m_head = core;
+        m_tail = core;
+        m_queued.store(m_queued.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        // A turn that yields (S5) goes to the back of the queue and its pump comes right back
+        // for more: it counts as a taker.
+        const bool yielding = t_pump == this && ActorCore::current() == core;
+        startPumpIfNeeded(lock, yielding ? 1 : 0);
+    }
+    QThread *thread() const override { return nullptr; }
+    int defaultThroughput() const override { return tuning::SharedThroughput; }
+    std::chrono::nanoseconds linger() const override
+    {
+        // While nobody else waits for the pool, a turn that ran dry keeps its actor for a moment
+        // (see ActorCore::lingerForMore): the next message then needs no trip through the queue.
+        return spinningPays() ? std::chrono::nanoseconds(tuning::TurnLinger)
+                              : std::chrono::nanoseconds(0);
+    }
+    bool othersWaiting() const noexcept override
+    {
+        return m_queued.load(std::memory_order_relaxed) > 0;
+    }
+    std::shared_ptr<Scheduler> bind(const QString &) override { return shared_from_this(); }
+
+    void enterBlocking()
+    {
+        m_pool->releaseThread();
+        std::unique_lock lock(m_mutex);
+        ++m_blocked;
+        startPumpIfNeeded(lock, 0);
+    }
+    void leaveBlocking()
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            --m_blocked;
+        }
+        m_pool->reserveThread();
+    }
+
+private:
+    class Pump final : public QRunnable
+    {
+    public:
+        explicit Pump(PoolScheduler *owner) : m_owner(owner) { setAutoDelete(false); }
+        void run() override { m_owner->pump(); }
+
+    private:
+        PoolScheduler *m_owner;
+    };
+
+    // Starts one more pump when more actors wait than pumps are about to take them, and the
+    // pool has room. Called with m_mutex held; releases it.
+    void startPumpIfNeeded(std::unique_lock<std::mutex> &lock, int extraTakers)
+    {
+        const int takers = m_starting + (m_spinning ? 1 : 0) + extraTakers;
+        if (m_queued.load(std::memory_order_relaxed) <= takers
+            || m_running - m_blocked >= m_pool->maxThreadCount()) {
+            return;
+        }
+        ++m_running;
+        ++m_starting;
+        if (!m_self)
+            m_self = shared_from_this();
+        lock.unlock();
+        m_pool->start(&m_pump);
+    }
+
+    ActorCore *popLocked() noexcept
+    {
+        ActorCore *core = m_head;
+        if (core) {
+            m_head = core->m_nextReady;
+            if (!m_head)
+                m_tail = nullptr;
+            m_queued.store(m_queued.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        }
+        return core;
+    }
+
+    // Waits up to the spin time for an actor to be queued; true if one may be.
+    bool spinForWork() const noexcept
+    {
+        if (!spinningPays())
+            return false;
+        const auto deadline = std::chrono::steady_clock::now() + tuning::PumpSpin;
+        for (;;) {
+            if (m_queued.load(std::memory_order_relaxed) > 0)
+                return true;
+            if (std::chrono::steady_clock::now() > deadline)
+                return false;
+            for (int k = 0; k < 16; ++k)
+                cpuRelax();
+        }
+    }
+
+    void pump() noexcept
+    {
+        if (m_ownPool)
+            lowerThisThreadsPriority(); // the library's own pool works in the background
+        PoolScheduler *const outer = std::exchange(t_pump, this);
+        // On a pool the application shares with other work, give the thread back now and then.
+        const auto sliceEnd = std::chrono::steady_clock::now() + tuning::PumpSlice;
+        int turns = 0;
+        std::unique_lock lock(m_mutex);
+        --m_starting;
+        for (;;) {
+            if (ActorCore *core = popLocked()) {
+                lock.unlock();
+                core->runTurn(); // consumes the turn's reference; may delete core
+                if (!m_ownPool && ++turns % tuning::PumpSliceCheckEvery == 0
+                    && std::chrono::steady_clock::now() > sliceEnd) {
+                    lock.lock();
+                    ++m_starting; // stays counted in m_running
+                    lock.unlock();
+                    t_pump = outer;
+                    m_pool->start(&m_pump); // behind whatever else waits for this pool
+                    return;
+                }
+                lock.lock();
+                continue;
+            }
+            if (m_spinning)
+                break; // one spinning pump per pool is enough
+            m_spinning = true;
+            lock.unlock();
+            spinForWork();
+            lock.lock();
+            m_spinning = false;
+            if (!m_head)
+                break;
+        }
+        // Leaving: the queue is empty, or another pump spins and takes what comes.
+        std::shared_ptr<PoolScheduler> self;
+        if (--m_running == 0)
+            self = std::move(m_self); // may be the last reference: released after the unlock
+        lock.unlock();
+        t_pump = outer;
+    }
+
+    static thread_local PoolScheduler *t_pump;
+
+    QThreadPool *const m_pool;
+    const bool m_ownPool;
+    std::mutex m_mutex;
+    ActorCore *m_head = nullptr;
+    ActorCore *m_tail = nullptr;
+    std::atomic<int> m_queued{0}; // actors in the queue; written under m_mutex
+    int m_running = 0;            // pumps started and not yet finished, blocked ones included
+    int m_starting = 0;           // pumps started but not yet looking at the queue
+    int m_blocked = 0;            // pumps whose thread is blocked in Call::wait()
+    bool m_spinning = false;      // a pump spins, waiting for work
+    std::shared_ptr<PoolScheduler> m_self; // keeps this alive while pumps run
+    Pump m_pump{this};
+};
+
+thread_local PoolScheduler *PoolScheduler::t_pump = nullptr;
+
+std::shared_ptr<PoolScheduler> PoolScheduler::forPool(QThreadPool *pool)
+{
+    static std::mutex mutex;
+    static auto *schedulers = new std::unordered_map<QThreadPool *, std::weak_ptr<PoolScheduler>>;
+    std::lock_guard lock(mutex);
+    std::erase_if(*schedulers, [](const auto &entry) { return entry.second.expired(); });
+    std::weak_ptr<PoolScheduler> &slot = (*schedulers)[pool];
+    std::shared_ptr<PoolScheduler> scheduler = slot.lock();
+    if (!scheduler) {
+        scheduler = std::make_shared<PoolScheduler>(pool, false);
+        slot = scheduler;
+    }
+    return scheduler;
+}
+
+BlockingWait::BlockingWait() noexcept : m_pool(PoolScheduler::current())
+{
+    if (m_pool)
+        m_pool->enterBlocking();
+}
+
+BlockingWait::~BlockingWait()
+{
+    if (m_pool)
+        m_pool->leaveBlocking();
+}
+
+} // namespace QtActors::detail
+
+namespace QtActors {
+
+Executor Executor::pool()
+{
+    static const Executor *executor =
+            new Executor(std::make_shared<detail::PoolScheduler>(detail::defaultPool(), true));
+    return *executor;
+}
+
+Executor Executor::pool(QThreadPool *pool)
+{
+    if (!pool) {
+        qCWarning(lcQtActors, "Executor::pool(nullptr): using the default pool");
+        return Executor::pool();
+    }
+    return Executor(detail::PoolScheduler::forPool(pool));
+}
+
+} // namespace QtActors

@@ -1,0 +1,77 @@
+// Tuning: every number that trades latency, throughput, fairness or CPU use, named once, with what
+// it trades and how it was chosen. docs/guide.md and docs/performance.md quote these names.
+// The figures come from the 2-core VM that docs/performance.md describes: a futex wake-up of a
+// thread with no idle core costs 40–60 µs there, a cache-line round trip between cores ~0.1 µs.
+#pragma once
+
+#include <chrono>
+
+namespace QtActors::detail::tuning {
+
+using namespace std::chrono_literals;
+
+// --- Turns -------------------------------------------------------------------------------------
+
+//! Messages per turn on shared executors (pools, thread(t)) when Options::throughput is 0. Larger
+//! batches amortise the wake-up; smaller ones let the other actors of the thread in sooner (S5).
+inline constexpr int SharedThroughput = 64;
+//! The same on a dedicated thread, where nobody else waits for the thread: only the event loop's
+//! own events (timers, sockets of QObjects in State) wait behind a turn.
+inline constexpr int DedicatedThroughput = 1024;
+
+//! How long a turn that ran out of messages keeps its actor, spinning, when the thread is its own
+//! or nobody else waits for the pool. A message arriving meanwhile costs no wake-up at all;
+//! chosen as about half the cost of the wake-up it saves, so a miss costs less than a hit saves.
+inline constexpr auto TurnLinger = 20us;
+//! While lingering after a cast, how often the turn looks at the senders' cache line. Looking
+//! pulls that line away from a sender; every 10 µs lets a stream of casts pile up in the sender's
+//! cache and arrive as one batch. After a call the turn looks all the time: its caller waits.
+inline constexpr auto LingerLookAfterCast = 10us;
+
+//! A turn waiting for a message whose sender is between its two steps (CAS, push) spins this many
+//! times before it yields the thread to that sender.
+inline constexpr int PopSpinsBeforeYield = 16;
+
+// --- The pool ----------------------------------------------------------------------------------
+
+//! How long a pump that found the pool's queue empty spins for more before it returns its thread
+//! to QThreadPool (at most one pump per pool spins). Spinning costs a core; giving the thread back
+//! costs a QThreadPool::start and a futex wake-up (~50 µs here) when work comes again.
+inline constexpr auto PumpSpin = 50us;
+//! On a pool the application owns, a busy pump gives its thread back to QThreadPool about this
+//! often, so that the application's own QRunnables on that pool still run.
+inline constexpr auto PumpSlice = 2ms;
+//! ... checking the clock once per this many turns (reading the clock costs ~20 ns).
+inline constexpr int PumpSliceCheckEvery = 16;
+//! How many nice levels below the main thread the library's own pool runs on Linux (about a third
+//! of a normal thread's share of a busy core), so that the GUI thread comes first.
+inline constexpr int LibraryPoolNiceOffset = 5;
+
+// --- Blocking waits ----------------------------------------------------------------------------
+
+//! How long Call::wait() spins before it sleeps in the kernel. An answer from a thread that is
+//! awake comes in a few µs; sleeping and being woken costs tens of µs on a VM.
+inline constexpr auto WaitSpin = 50us;
+
+// --- Application exit --------------------------------------------------------------------------
+
+//! At most this many rounds of delivering the main thread's wake-ups when a QCoreApplication is
+//! destroyed (handlers may wake other main-thread actors; a cycle of them must not hang exit).
+inline constexpr int ExitDrainRounds = 100;
+
+} // namespace QtActors::detail::tuning
+
+namespace QtActors::detail {
+
+//! One pause in a spin-wait loop: tells the CPU this is a spin (frees resources for the other
+//! hyper-thread, saves power). A no-op where there is no such instruction.
+inline void cpuRelax() noexcept
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+} // namespace QtActors::detail
