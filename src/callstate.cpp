@@ -154,7 +154,8 @@ ResumeTarget ResumeTarget::current()
     if (ActorCore *core = ActorCore::currentCoroutineHandler()) {
         core->ref();
         target.m_core = core;
-    } else if (ContextObject *context = ContextObject::forCurrentThread()) {
+    } else if (ContextObject *context = runsPoolTurns() ? nullptr : ContextObject::forCurrentThread()) {
+        // (A pool's threads have an event dispatcher but never run its loop.)
         context->ref();
         target.m_context = context;
     }

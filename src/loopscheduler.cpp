@@ -9,18 +9,14 @@
 
 #include <QtCore/QCoreApplication>
 #include <QtCore/QThread>
+#include <QtCore/QDeadlineTimer>
 #include <QtCore/QThreadPool>
+
+#include <thread>
 
 #include <vector>
 
 namespace QtActors::detail {
-
-namespace {
-
-// The scheduler whose end() runs on this thread: turns that become due meanwhile run in place.
-thread_local const LoopScheduler *t_ending = nullptr;
-
-} // namespace
 
 LoopScheduler::LoopScheduler(QThread *thread) : m_thread(thread), m_context(new ContextObject)
 {
@@ -45,14 +41,15 @@ void LoopScheduler::schedule(ActorCore *core)
             m_context->postWake(core);
             return;
         }
+        // The loop has ended: this turn refuses what is queued and destroys State, run by end()
+        // while it runs, else on the reaper thread.
+        core->loseContext();
+        if (m_ending) {
+            m_late.push_back(core);
+            return;
+        }
     }
-    // The loop has ended: this turn refuses what is queued and destroys State, in place while
-    // end() runs on this thread, else on the reaper thread.
-    core->loseContext();
-    if (t_ending == this)
-        core->runTurn();
-    else
-        reaperPool()->start([core] { core->runTurn(); });
+    reaperPool()->start([core] { core->runTurn(); });
 }
 
 void LoopScheduler::attach(ActorCore *core)
@@ -83,6 +80,7 @@ void LoopScheduler::end()
         if (m_ended)
             return;
         m_ended = true;
+        m_ending = true;
         actors.reserve(m_actors.size());
         for (ActorCore *core : m_actors) {
             if (core->tryRef()) // a core being destroyed detaches itself
@@ -94,15 +92,36 @@ void LoopScheduler::end()
                   "they are stopped, what they had queued is refused",
                   qUtf8Printable(m_thread->objectName()), int(actors.size()));
     }
-    const LoopScheduler *outer = std::exchange(t_ending, this);
     for (const Ref<ActorCore> &core : actors)
         core->contextEnded();
-    const bool onItsThread = QThread::currentThread() == m_thread;
-    if (onItsThread) // the turns posted before the end: they run now, in place
+    if (QThread::currentThread() == m_thread) // the turns posted before the end: they run now
         QCoreApplication::sendPostedEvents(m_context, ContextObject::wakeEventType());
-    t_ending = outer;
-    // Deleting the object hands any wake-up still queued for it (posted by a sender that raced
-    // the end, or queued while the thread never ran) to the reaper, through ~WakeEvent.
+    // Then the turns that became due since, until every actor has finished here or waits for a
+    // suspended coroutine handler. A sender between its count and its schedule() holds a turn
+    // for a moment: wait for it, within reason.
+    QDeadlineTimer patience(tuning::ThreadEndPatience);
+    for (;;) {
+        std::vector<ActorCore *> late;
+        bool unfinished = false;
+        {
+            const std::lock_guard lock(m_mutex);
+            late.swap(m_late);
+            if (late.empty()) {
+                for (ActorCore *core : m_actors)
+                    unfinished = unfinished || !core->isParked();
+                if (!unfinished || patience.hasExpired()) {
+                    m_ending = false; // from now on: the reaper
+                    break;
+                }
+            }
+        }
+        for (ActorCore *core : late)
+            core->runTurn();
+        if (late.empty())
+            std::this_thread::yield();
+    }
+    // Deleting the object hands any wake-up still queued for it (queued while the thread never
+    // ran) to the reaper, through ~WakeEvent.
     ContextObject *context = std::exchange(m_context, nullptr);
     delete context;
 }
@@ -114,14 +133,21 @@ void LoopScheduler::drainPosted()
     if (!context)
         return;
     m_draining.store(true, std::memory_order_relaxed);
-    for (int round = 0; round < tuning::ExitDrainRounds; ++round) {
+    bool settled = false;
+    for (int round = 0; round < tuning::ExitDrainRounds && !settled; ++round) {
         const quint64 before = context->delivered();
         QCoreApplication::sendPostedEvents(nullptr, ContextObject::resumeEventType());
         QCoreApplication::sendPostedEvents(context, ContextObject::wakeEventType());
-        if (context->delivered() == before)
-            break;
+        settled = context->delivered() == before;
     }
     m_draining.store(false, std::memory_order_relaxed);
+    if (!settled) {
+        // Handlers kept waking each other: what is still queued is discarded with the
+        // application's events (and logged then, by the turns that run without their context).
+        qCWarning(lcQtActors, "QtActors: the main thread's actors were still waking each other "
+                  "after %d rounds at application exit; their remaining messages are dropped",
+                  tuning::ExitDrainRounds);
+    }
 }
 
 } // namespace QtActors::detail

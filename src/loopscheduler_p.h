@@ -6,9 +6,10 @@
 // thread while it still runs (from QThread::finished, or after the dedicated thread's exec()):
 // from then on nothing is posted to the thread; every actor bound here is closed; the turns
 // already posted run at once, in place, refusing what is queued (calls get ActorStopped, casts are
-// logged); and State is destroyed there. A turn that becomes due later (a suspended coroutine
-// handler resumed by its answer, a sender racing the end) runs on the library's reaper thread
-// under the same rules.
+// logged); and State is destroyed there. Turns that become due while end() runs (a sender racing
+// the end) run there too: end() returns once every actor bound here has finished, or is held by
+// a suspended coroutine handler. A turn that becomes due after that (the handler resumed by its
+// answer) runs on the library's reaper thread under the same rules.
 //
 // Thread contract: schedule(), attach(), detach() and end() are thread-safe. end() runs once.
 #pragma once
@@ -20,6 +21,7 @@
 
 #include <atomic>
 #include <unordered_set>
+#include <vector>
 
 QT_BEGIN_NAMESPACE
 class QThread;
@@ -66,6 +68,8 @@ private:
     QThread *const m_thread; // compared, and used only while !m_ended
     mutable std::mutex m_mutex; // std::, so that ThreadSanitizer sees it
     bool m_ended = false;                   // guarded by m_mutex
+    bool m_ending = false;                  // end() runs; guarded by m_mutex
+    std::vector<ActorCore *> m_late;        // turns due while end() runs; guarded by m_mutex
     std::unordered_set<ActorCore *> m_actors; // attached, not yet detached; guarded by m_mutex
     ContextObject *m_context;               // lives in m_thread; gone once ended
     std::atomic<bool> m_draining{false};

@@ -215,6 +215,11 @@ std::shared_ptr<PoolScheduler> PoolScheduler::forPool(QThreadPool *pool)
     return scheduler;
 }
 
+bool runsPoolTurns() noexcept
+{
+    return PoolScheduler::current() != nullptr;
+}
+
 BlockingWait::BlockingWait() noexcept : m_pool(PoolScheduler::current())
 {
     if (m_pool)

@@ -25,6 +25,10 @@ void lowerThisThreadsPriority() noexcept;
 //! A dedicated thread runs at the main thread's priority, whichever thread started it.
 void setNormalPriority() noexcept;
 
+//! True on a thread that runs a pool's turns (a QThreadPool worker the library pumps): it has an
+//! event dispatcher, but its loop never runs (poolexecutor.cpp).
+bool runsPoolTurns() noexcept;
+
 //! Around a Call::wait() that blocks: when the calling thread is one of a pool's pumps, the pool
 //! lends its place to another thread meanwhile, so the actors queued behind it still run
 //! (poolexecutor.cpp).

@@ -53,6 +53,13 @@ inline constexpr int LibraryPoolNiceOffset = 5;
 //! awake comes in a few µs; sleeping and being woken costs tens of µs on a VM.
 inline constexpr auto WaitSpin = 50us;
 
+// --- The end of a thread's loop -----------------------------------------------------------------
+
+//! When a thread executor's loop ends, how long LoopScheduler::end() waits for a sender caught
+//! between counting its message and scheduling the turn, so that State is still destroyed on that
+//! thread. Such a sender needs nanoseconds unless it is preempted; past this, the reaper finishes.
+inline constexpr auto ThreadEndPatience = 100ms;
+
 // --- Application exit --------------------------------------------------------------------------
 
 //! At most this many rounds of delivering the main thread's wake-ups when a QCoreApplication is

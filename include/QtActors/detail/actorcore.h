@@ -121,6 +121,12 @@ public:
     //! State failed to construct on the context (emplace): the actor stops.
     void constructionFailed(std::exception_ptr error) noexcept;
     bool hasState() const noexcept { return m_stateAddress != nullptr; }
+    //! True while the turn is parked: a suspended coroutine handler holds the actor, and nothing
+    //! runs until it is resumed. Any thread (a snapshot).
+    bool isParked() const noexcept
+    {
+        return m_resumes.load(std::memory_order_acquire) == parkedMark();
+    }
     //! True while an exclusive coroutine handler holds the actor. Actor's context only.
     bool isHeldByCoroutineHandler() const noexcept { return m_busy; }
 
