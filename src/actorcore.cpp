@@ -3,6 +3,7 @@
 #include <QtActors/detail/actorcore.h>
 #include <QtActors/detail/handler.h>
 
+#include "registry_p.h"
 #include "tuning_p.h"
 
 
@@ -124,6 +125,7 @@ ActorCore::ActorCore(const Options &options)
     m_throughput = options.throughput > 0 ? options.throughput : m_scheduler->defaultThroughput();
     m_linger = m_scheduler->linger();
     m_scheduler->attach(this);
+    Registry::instance().add(this);
 }
 
 ActorCore::~ActorCore()
@@ -136,8 +138,10 @@ ActorCore::~ActorCore()
         refuse(message);
     }
     completeStopWaiters();
-    if (!m_detached)
+    if (!m_detached) {
+        Registry::instance().remove(this);
         m_scheduler->detach(this);
+    }
 }
 
 void ActorCore::releaseHandle() noexcept
@@ -431,9 +435,11 @@ void ActorCore::finalize() noexcept
 {
     if (m_stateAddress)
         destroyState();
-    completeStopWaiters();
+    // Finished: no longer live, and no longer the scheduler's, before anyone hears of it.
     m_detached = true;
+    Registry::instance().remove(this);
     m_scheduler->detach(this);
+    completeStopWaiters();
 }
 
 void ActorCore::completeStopWaiters() noexcept

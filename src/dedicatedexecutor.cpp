@@ -6,7 +6,7 @@
 // pattern): the loop's end then stops the actor there, as for any thread executor
 // (LoopScheduler::end()), and the scheduler never touches the thread object again.
 
-#include "executor_p.h"
+#include <QtActors/detail/executorprivate.h>
 #include "loopscheduler_p.h"
 #include "runtime_p.h"
 #include "tuning_p.h"

@@ -1,7 +1,7 @@
 // Executor: the handle. The executors themselves are files of their own: poolexecutor.cpp,
 // threadexecutor.cpp, dedicatedexecutor.cpp.
 
-#include "executor_p.h"
+#include <QtActors/detail/executorprivate.h>
 
 #include <QtActors/executor.h>
 
@@ -9,9 +9,15 @@ namespace QtActors {
 
 namespace detail {
 Scheduler::~Scheduler() = default;
+ExecutorPrivate::~ExecutorPrivate() = default;
 }
 
 Executor::Executor(std::shared_ptr<detail::ExecutorPrivate> d) : d(std::move(d)) { }
+
+Executor Executor::fromPrivate(std::shared_ptr<detail::ExecutorPrivate> d)
+{
+    return Executor(std::move(d));
+}
 Executor::~Executor() = default;
 
 std::shared_ptr<detail::Scheduler> Executor::bind(const QString &actorName) const

@@ -27,10 +27,11 @@ LoopScheduler::~LoopScheduler()
 {
     if (!m_context)
         return; // the loop ended and took it
-    if (m_context->thread() == QThread::currentThread())
-        delete m_context;
+    // (The thread object is alive: its end would have taken the context.)
+    if (m_context->thread() == QThread::currentThread() || !m_thread->isRunning())
+        delete m_context; // nothing can be delivering to it
     else
-        m_context->deleteLater(); // its thread still runs: let it delete its own object
+        m_context->deleteLater(); // its thread runs: let it delete its own object
 }
 
 void LoopScheduler::schedule(ActorCore *core)

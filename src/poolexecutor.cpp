@@ -1,6 +1,6 @@
 // Executor::pool() and Executor::pool(QThreadPool *): actors that share a QThreadPool's threads.
 
-#include "executor_p.h"
+#include <QtActors/detail/executorprivate.h>
 #include "runtime_p.h"
 #include "tuning_p.h"
 

@@ -1,5 +1,24 @@
-// Library-wide pieces used by the executors: the library's threads, thread priorities, and the
-// blocking-wait bracket of pool threads.
+// The runtime layer: what every actor and executor stands on. Read this file first.
+//
+//   include/QtActors/*.h       the handles: Actor, Call, Reply, Timer, Executor, Options
+//   actorcore.cpp              one actor: mailbox, turns, resumptions, stop (detail/actorcore.h)
+//   callstate.cpp              one answer: publish once, timeouts, where awaits resume
+//   actortimer.cpp             one timer (detail/actortimer.h)
+//   poolexecutor.cpp           executors, each a file behind Scheduler (detail/scheduler.h)
+//   threadexecutor.cpp           and ExecutorPrivate (detail/executorprivate.h); thread(t) and
+//   dedicatedexecutor.cpp        dedicatedThread() post to a LoopScheduler (loopscheduler.cpp)
+//   contextobject.cpp          the QObject in a thread that receives the library's events
+//   ---- the runtime: below every executor, knows none of them ----
+//   systemclock.cpp            the one clock and the timer thread (detail/clock.h; S19)
+//   registry.cpp               every live actor (registry_p.h; S28, S29)
+//   shutdown.cpp               the shutdown sequence at application exit
+//   runtime.cpp                the library's pool and reaper threads
+//   threadpriority.cpp         priorities of the library's threads
+//   messagememory.cpp          recycled message blocks
+//   tuning_p.h                 every tuning number, named once, and cpuRelax()
+//
+// Library-wide objects are created on first use and never destroyed, so threads still running
+// at process exit never touch a destroyed global (S15).
 #pragma once
 
 #include <QtCore/qglobal.h>
@@ -19,6 +38,11 @@ QThreadPool *defaultPool();
 QThreadPool *reaperPool();
 //! Whether waiting by spinning can pay off: with one core, the awaited work cannot run meanwhile.
 bool spinningPays() noexcept;
+
+//! At the next QCoreApplication's destruction, calls `drain` on the main thread before Qt
+//! discards the queued events (shutdown.cpp). Any thread; cheap after the first call per
+//! application.
+void drainMainThreadAtApplicationExit(void (*drain)()) noexcept;
 
 //! The library's pool threads run below normal priority (threadpriority.cpp).
 void lowerThisThreadsPriority() noexcept;

@@ -3,13 +3,12 @@
 // compare equal and the thread's actors take turns through one queue of posted events).
 //   - When t finishes (QThread::finished, on t), or its QThread object is destroyed without having
 //     run, the loop has ended: LoopScheduler::end() stops t's actors there.
-//   - The main thread does not finish; its loop ends with each QCoreApplication. Before Qt
-//     discards the events still queued, the post routine of that application delivers the
-//     main-thread actors' wake-ups, so they run their queues and destroy State on the main thread
-//     (S3, S15). It is registered once per application, whatever its address.
+//   - The main thread does not finish; its loop ends with each QCoreApplication, and the shutdown
+//     sequence (shutdown.cpp) delivers the main-thread actors' wake-ups before Qt discards them.
 
-#include "executor_p.h"
+#include <QtActors/detail/executorprivate.h>
 #include "loopscheduler_p.h"
+#include "runtime_p.h"
 #include "tuning_p.h"
 
 #include <QtActors/executor.h>
@@ -116,14 +115,7 @@ void ThreadScheduler::forget()
 
 void ThreadScheduler::drainAtApplicationExit()
 {
-    // Post routines run once each, early in ~QCoreApplication, on the main thread, before Qt
-    // discards the events still queued. The flag is cleared when the routine runs, so the next
-    // application registers its own.
-    static std::atomic<bool> registered{false};
-    if (registered.load(std::memory_order_acquire) || registered.exchange(true))
-        return;
-    qAddPostRoutine([] {
-        registered.store(false, std::memory_order_release);
+    drainMainThreadAtApplicationExit([] {
         std::shared_ptr<ThreadScheduler> main;
         {
             const std::lock_guard lock(registryMutex());

@@ -183,6 +183,19 @@ private Q_SLOTS:
         QVERIFY(filter.userEvents >= messages / throughput); // and it did yield between turns
     }
 
+    void executorHandlesOfOneThreadOrPoolCompareEqual()
+    {
+        QThread worker;
+        QThreadPool pool;
+        QVERIFY(Executor::thread(&worker) == Executor::thread(&worker));
+        QVERIFY(Executor::thread(QThread::currentThread()) == Executor::thread(QThread::currentThread()));
+        QVERIFY(!(Executor::thread(&worker) == Executor::thread(QThread::currentThread())));
+        QVERIFY(Executor::pool(&pool) == Executor::pool(&pool));
+        QVERIFY(Executor::pool() == Executor::pool());
+        QVERIFY(!(Executor::pool() == Executor::pool(&pool)));
+        QVERIFY(Executor::dedicatedThread() == Executor::dedicatedThread()); // one kind, a thread each
+    }
+
     void applicationOwnedPoolRunsTheHandlers()
     {
         QThreadPool pool;

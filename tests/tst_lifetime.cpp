@@ -264,6 +264,22 @@ private Q_SLOTS:
         QCOMPARE(other.call([](int &n) { return n; }).wait(), 1);
     }
 
+    void theRuntimeCountsLiveActorsUntilTheyHaveFinished()
+    {
+        // The registry of live actors (what S28's Monitor and S29's drain stand on).
+        // The actors of earlier tests finish in the background (dedicated threads): start from none.
+        QTRY_COMPARE_WITH_TIMEOUT(detail::liveActorCount(), qsizetype(0), 20000);
+        const qsizetype before = 0;
+        std::vector<Actor<int>> actors;
+        for (int i = 0; i < 100; ++i)
+            actors.emplace_back(i, onExecutor(i % 2));
+        QCOMPARE(detail::liveActorCount(), before + 100);
+        std::move(actors.front().stop()).wait(); // finished: State destroyed
+        QCOMPARE(detail::liveActorCount(), before + 99);
+        actors.clear();
+        QTRY_COMPARE_WITH_TIMEOUT(detail::liveActorCount(), before, 20000);
+    }
+
     void droppingCallsDoesNotCancelTheirMessages()
     {
         Actor<int> uut(0);

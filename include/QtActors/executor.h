@@ -47,6 +47,8 @@ public:
     //! True when both handles name the same executor.
     friend bool operator==(const Executor &a, const Executor &b) { return a.d == b.d; }
 
+    //! \internal An executor made outside the library (a test double, S19/S30).
+    static Executor fromPrivate(std::shared_ptr<detail::ExecutorPrivate> d);
     //! \internal binds one actor to this executor.
     std::shared_ptr<detail::Scheduler> bind(const QString &actorName) const;
 

@@ -148,6 +148,7 @@ private:
         bool needsState() const noexcept override { return false; }
     };
     friend class PoolScheduler;
+    friend class Registry;
 
     //! The mark m_resumes holds while the turn is parked (never dereferenced).
     static ResumeNode *parkedMark() noexcept { return reinterpret_cast<ResumeNode *>(std::uintptr_t(1)); }
@@ -175,6 +176,9 @@ private:
     int m_throughput;
     bool m_finalized = false; // guarded by m_stopMutex
     bool m_detached = false;  // the scheduler let go of this core (finalize or destructor)
+    unsigned char m_registryShard = 0; // the Registry's, like the two links below
+    ActorCore *m_registryPrev = nullptr;
+    ActorCore *m_registryNext = nullptr;
     QBasicMutex m_stopMutex; // 8 bytes; rarely contended (its inline fast path is what TSan sees)
     std::unique_ptr<std::vector<Ref<CallState<void>>>> m_stopWaiters; // rare: made on demand
     // Turn side: touched by the turn, and by wake() once per resumption.
@@ -186,6 +190,9 @@ private:
     StopMessage m_stopNode;
     ActorCore *m_nextReady = nullptr; // link in a pool's ready queue (guarded by the pool)
 };
+
+//! Actors live in the process right now (the runtime's registry; S28 and S29 build on it).
+QTACTORS_EXPORT qsizetype liveActorCount() noexcept;
 
 template <typename State>
 class Core final : public ActorCore
