@@ -182,7 +182,9 @@ void ActorCore::send(MessageBase *message) noexcept
 
 void ActorCore::refuse(MessageBase *message) noexcept
 {
-    if (message->isCast())
+    if (!message->logsRefusal())
+        ; // expected, and said elsewhere
+    else if (message->isCast())
         qCWarning(lcQtActors, "QtActors: actor '%s' is stopped; a cast was dropped",
                   qUtf8Printable(displayName()));
     else
@@ -258,6 +260,7 @@ std::uint64_t ActorCore::runResumptions(int &budget) noexcept
             m_busy = false;
         } else {
             const CoroutineHandlerScope scope(this);
+            const CallStateBase::CurrentScope call(node->call);
             node->handle.resume();
         }
         if (wasBusy && !m_busy)
@@ -481,7 +484,7 @@ QString ActorCore::displayName() const
 
 CallStateBase::Owner ActorCore::owner() const
 {
-    return {this, m_scheduler->thread(), m_name};
+    return {this, m_scheduler->thread(), m_name, &m_scheduler->clock()};
 }
 
 } // namespace QtActors::detail

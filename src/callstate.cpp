@@ -22,9 +22,127 @@ QString CallStateBase::Owner::displayName() const
     return QStringLiteral("actor 0x%1").arg(quintptr(core), 0, 16);
 }
 
+namespace {
+
+thread_local CallStateBase *t_currentCall = nullptr;
+
+//! Answers Timeout at the deadline, once a consumer waits (CallStateBase::armTimeout()).
+class TimeoutEntry final : public TimerEntry
+{
+public:
+    explicit TimeoutEntry(Ref<CallStateBase> state) noexcept : m_state(std::move(state)) { }
+    void fire() noexcept override { m_state->expire(); }
+
+private:
+    Ref<CallStateBase> m_state;
+};
+
+} // namespace
+
+CallStateBase::~CallStateBase()
+{
+    Q_ASSERT(!m_timeout.load(std::memory_order_relaxed)); // the entry holds a reference on this
+}
+
+CallStateBase *CallStateBase::current() noexcept
+{
+    return t_currentCall;
+}
+
+CallStateBase::CurrentScope::CurrentScope(CallStateBase *call) noexcept
+    : m_previous(std::exchange(t_currentCall, call))
+{
+}
+
+CallStateBase::CurrentScope::~CurrentScope()
+{
+    t_currentCall = m_previous;
+}
+
+void CallStateBase::setTimeout(Clock::Duration limit) noexcept
+{
+    const std::int64_t now = clock().now().count();
+    const std::int64_t remaining = std::max<std::int64_t>(limit.count(), 0);
+    m_deadline.store(remaining >= NoDeadline - now ? NoDeadline - 1 : now + remaining,
+                     std::memory_order_relaxed);
+}
+
+void CallStateBase::armTimeout() noexcept
+{
+    const std::int64_t deadline = m_deadline.load(std::memory_order_relaxed);
+    if (deadline == NoDeadline || isReady())
+        return;
+    TimerEntry *entry = nullptr;
+    try {
+        entry = new TimeoutEntry(Ref<CallStateBase>::share(this));
+    } catch (...) {
+        expire(); // no memory for the entry: the call cannot wait for its deadline
+        return;
+    }
+    // The new entry's reference is this function's; m_timeout gets one more. The answer may come
+    // (and publish() drop m_timeout's) at any moment from here on.
+    entry->ref();
+    TimerEntry *expected = nullptr;
+    if (!m_timeout.compare_exchange_strong(expected, entry, std::memory_order_acq_rel)) {
+        entry->deref(); // armed already
+        entry->deref();
+        return;
+    }
+    try {
+        clock().arm(entry, Clock::Duration(deadline));
+    } catch (...) {
+        expire();
+    }
+    if (isReady())
+        disarmTimeout(); // answered meanwhile (publish() may have missed the entry)
+    entry->deref();
+}
+
+void CallStateBase::disarmTimeout() noexcept
+{
+    if (TimerEntry *entry = m_timeout.exchange(nullptr, std::memory_order_acq_rel)) {
+        clock().disarm(entry);
+        entry->deref();
+    }
+}
+
+bool CallStateBase::isCancelled() const noexcept
+{
+    if (m_timedOut.load(std::memory_order_acquire))
+        return true;
+    const std::int64_t deadline = m_deadline.load(std::memory_order_relaxed);
+    return deadline != NoDeadline && clock().now().count() >= deadline;
+}
+
+bool CallStateBase::expireIfDue() noexcept
+{
+    const std::int64_t deadline = m_deadline.load(std::memory_order_relaxed);
+    if (deadline == NoDeadline || clock().now().count() < deadline)
+        return false;
+    expire();
+    return true;
+}
+
+void CallStateBase::expire() noexcept
+{
+    if (!tryClaim())
+        return; // answered first: the timeout has nothing to do
+    m_timedOut.store(true, std::memory_order_release);
+    try {
+        failClaimed(std::make_exception_ptr(
+                Timeout(QStringLiteral("QtActors: actor '%1' did not answer before the call's "
+                                       "deadline")
+                                .arg(m_owner.displayName()))));
+    } catch (...) {
+        failClaimed(std::current_exception());
+    }
+}
+
 void CallStateBase::publish() noexcept
 {
     // The publisher holds a reference, so `this` outlives this function.
+    if (m_timeout.load(std::memory_order_relaxed))
+        disarmTimeout();
     const unsigned previous = m_status.exchange(Ready, std::memory_order_acq_rel);
     switch (previous) {
     case Waiting:
@@ -131,6 +249,19 @@ void CallStateBase::checkDeadlock() const
     }
 }
 
+void logThenError(const CallStateBase::Owner &owner, std::exception_ptr error,
+                  const char *what) noexcept
+{
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception &e) {
+        qCWarning(lcQtActors, "QtActors: actor '%s': %s: %s", qUtf8Printable(owner.displayName()),
+                  what, e.what());
+    } catch (...) {
+        qCWarning(lcQtActors, "QtActors: actor '%s': %s", qUtf8Printable(owner.displayName()), what);
+    }
+}
+
 void throwConsumedCall(const char *where)
 {
     throw Error(QStringLiteral("QtActors: %1 on a Call that was already consumed or moved from")
@@ -151,6 +282,10 @@ void CallStateBase::checkAwaitDeadlock() const
 ResumeTarget ResumeTarget::current()
 {
     ResumeTarget target;
+    if (CallStateBase *call = CallStateBase::current()) {
+        call->ref();
+        target.m_call = call;
+    }
     if (ActorCore *core = ActorCore::currentCoroutineHandler()) {
         core->ref();
         target.m_core = core;
@@ -163,7 +298,9 @@ ResumeTarget ResumeTarget::current()
 }
 
 ResumeTarget::ResumeTarget(ResumeTarget &&o) noexcept
-    : m_core(std::exchange(o.m_core, nullptr)), m_context(std::exchange(o.m_context, nullptr))
+    : m_core(std::exchange(o.m_core, nullptr)),
+      m_context(std::exchange(o.m_context, nullptr)),
+      m_call(std::exchange(o.m_call, nullptr))
 {
 }
 
@@ -171,6 +308,7 @@ ResumeTarget &ResumeTarget::operator=(ResumeTarget &&o) noexcept
 {
     std::swap(m_core, o.m_core);
     std::swap(m_context, o.m_context);
+    std::swap(m_call, o.m_call);
     return *this;
 }
 
@@ -180,11 +318,14 @@ ResumeTarget::~ResumeTarget()
         m_core->deref();
     if (m_context)
         m_context->deref();
+    if (m_call)
+        m_call->deref();
 }
 
 void ResumeTarget::resume(ResumeNode &node) noexcept
 {
     // Once handed over, the coroutine may run (and destroy this) at once: no member access after.
+    node.call = m_call;
     if (ActorCore *core = m_core)
         core->wake(&node);
     else if (ContextObject *context = m_context)
@@ -194,3 +335,13 @@ void ResumeTarget::resume(ResumeNode &node) noexcept
 }
 
 } // namespace QtActors::detail
+
+namespace QtActors {
+
+bool isCancelled() noexcept
+{
+    const detail::CallStateBase *call = detail::CallStateBase::current();
+    return call && call->isCancelled();
+}
+
+} // namespace QtActors

@@ -37,6 +37,7 @@ Error *Error::clone() const
 QTACTORS_DEFINE_ERROR(ActorStopped)
 QTACTORS_DEFINE_ERROR(BrokenReply)
 QTACTORS_DEFINE_ERROR(Deadlock)
+QTACTORS_DEFINE_ERROR(Timeout)
 
 #undef QTACTORS_DEFINE_ERROR
 

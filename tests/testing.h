@@ -95,6 +95,8 @@ inline QString errorKind(const std::exception_ptr &e)
         return QStringLiteral("BrokenReply");
     } catch (const QtActors::Deadlock &) {
         return QStringLiteral("Deadlock");
+    } catch (const QtActors::Timeout &) {
+        return QStringLiteral("Timeout");
     } catch (const QtActors::Error &) {
         return QStringLiteral("Error");
     } catch (const std::exception &ex) {

@@ -6,10 +6,14 @@
 #pragma once
 
 #include <QtActors/call.h>
+#include <QtActors/detail/actortimer.h>
 #include <QtActors/detail/handler.h>
 #include <QtActors/errors.h>
 #include <QtActors/options.h>
 #include <QtActors/reply.h>
+#include <QtActors/timer.h>
+
+#include <chrono>
 
 #include <concepts>
 #include <type_traits>
@@ -95,6 +99,30 @@ public:
             send(new detail::CastMessage<State, H>(std::forward<F>(handler)));
     }
 
+    //! Casts `handler` once, `delay` from now (S18): exceptions are logged as for cast (S8).
+    //! Cancel it with the returned Timer (or by destroying it). The timer does not keep the
+    //! actor alive; it ends with the actor. handler: as for cast().
+    template <typename F>
+    [[nodiscard]] Timer castAfter(std::chrono::milliseconds delay, F &&handler) const
+    {
+        return startTimer(delay, std::chrono::milliseconds(0), std::forward<F>(handler));
+    }
+
+    //! Casts `handler` every `interval`, the first time one interval from now (S18). A tick is
+    //! skipped while the previous one is still queued or running (missed ticks are not made up);
+    //! an exception is logged (S8) and the timer goes on. An interval below 1 ms is taken as
+    //! 1 ms. handler: as for cast(); it is called again at every tick.
+    template <typename F>
+    [[nodiscard]] Timer castEvery(std::chrono::milliseconds interval, F &&handler) const
+    {
+        if (interval.count() < 1) {
+            qCWarning(lcQtActors, "QtActors: castEvery(%lld ms): the interval is taken as 1 ms",
+                      static_cast<long long>(interval.count()));
+            interval = std::chrono::milliseconds(1);
+        }
+        return startTimer(interval, interval, std::forward<F>(handler));
+    }
+
     //! Sends `handler` and returns a Call for its answer. Never blocks (S14).
     //! handler: R(State &), QCoro::Task<R>(State &), or void(State &, Reply<R>) (S13).
     //! The Call finishes with the handler's exception if it throws (S8), and with ActorStopped
@@ -155,6 +183,26 @@ private:
     Actor(Adopt, detail::Core<State> *core) noexcept : d(core) { }
 
     void swap(Actor &o) noexcept { std::swap(d, o.d); }
+    template <typename F>
+    Timer startTimer(std::chrono::milliseconds delay, std::chrono::milliseconds period,
+                     F &&handler) const
+    {
+        using H = std::decay_t<F>;
+        static_assert(detail::CastHandler<State, H>::check());
+        if constexpr (std::is_invocable_v<H &, State &>) {
+            if (!d || d->isClosed()) {
+                qCWarning(lcQtActors, "QtActors: a timer on actor '%s', which is stopped, will never "
+                          "deliver", qUtf8Printable(name()));
+                return Timer();
+            }
+            auto timer = detail::Ref<detail::ActorTimer>::adopt(
+                    new detail::TypedActorTimer<State, H>(d, period, std::forward<F>(handler)));
+            timer->start(delay);
+            return Timer(std::move(timer));
+        } else {
+            return Timer();
+        }
+    }
     template <typename... A>
     void constructHere(A &&...args)
     {

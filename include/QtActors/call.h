@@ -9,13 +9,24 @@
 
 #include <QtActors/detail/callstate.h>
 
+#include <QtCore/QDeadlineTimer>
 #include <QtCore/QFuture>
+#include <QtCore/QObject>
 #include <QtCore/QPromise>
 #include <QCoroTask>
 
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <utility>
 
 namespace QtActors {
+
+//! Inside a call handler (plain, coroutine, also after a suspension, or Reply): true once the
+//! call's deadline has passed (S17), so the handler may stop early; its answer will be
+//! discarded. False elsewhere, and for calls without a deadline that have not timed out.
+QTACTORS_EXPORT bool isCancelled() noexcept;
 
 template <typename T>
 class [[nodiscard]] Call
@@ -37,6 +48,35 @@ public:
         if (m_state)
             m_state->abandon();
     }
+
+    //! Gives up waiting `limit` from now (S17): the Call then finishes with Timeout, whichever way
+    //! it is consumed. A call message whose deadline passes before it starts is never run; a
+    //! handler already running may ask isCancelled(), and its late answer is discarded. Set it
+    //! before consuming the Call; chainable: co_await actor.call(f).timeout(200ms).
+    [[nodiscard]] Call timeout(std::chrono::milliseconds limit) &&
+    {
+        detail::Ref<detail::CallState<T>> state = takeState("Call::timeout()");
+        state->setTimeout(limit);
+        return Call(std::move(state));
+    }
+    //! The same, as an absolute deadline (QDeadlineTimer::Forever: none).
+    [[nodiscard]] Call deadline(QDeadlineTimer deadline) &&
+    {
+        detail::Ref<detail::CallState<T>> state = takeState("Call::deadline()");
+        if (!deadline.isForever())
+            state->setTimeout(std::chrono::nanoseconds(deadline.remainingTimeNSecs()));
+        return Call(std::move(state));
+    }
+
+    //! Runs `onValue` with the value (no argument for Call<void>) on `context`'s thread, through
+    //! its event loop, once the answer is there (S20); never inside then() itself. If `context`
+    //! is destroyed first, nothing runs. An error is logged on `qtactors` with its what().
+    //! `context` must live in a thread with an event loop.
+    template <typename F>
+    void then(QObject *context, F onValue) &&;
+    //! The same, with `onError(std::exception_ptr)` for an error.
+    template <typename F, typename E>
+    void then(QObject *context, F onValue, E onError) &&;
 
     //! True once the answer (value or error) is there. Never blocks.
     bool isFinished() const noexcept { return m_state && m_state->isReady(); }
@@ -62,6 +102,7 @@ public:
         detail::Ref<detail::CallState<T>> state = takeState("Call::wait()");
         if (!state->isReady()) {
             state->checkDeadlock();
+            state->armTimeout();
             state->waitBlocking();
         }
         return state->take();
@@ -129,6 +170,163 @@ private:
     QPromise<T> m_promise;
 };
 
+//! Posts functors to a QObject's thread until the object is destroyed, safely from any thread:
+//! the destroyed() signal (delivered in the destroying thread, before Qt removes the object's
+//! posted events) and post() exclude each other.
+class ContextGuard
+{
+public:
+    explicit ContextGuard(QObject *context) : m_context(context), m_shared(std::make_shared<Shared>())
+    {
+        m_connection = QObject::connect(context, &QObject::destroyed, [shared = m_shared] {
+            const std::lock_guard lock(shared->mutex);
+            shared->alive = false;
+        });
+    }
+    ~ContextGuard() { QObject::disconnect(m_connection); }
+    ContextGuard(const ContextGuard &) = delete;
+    ContextGuard &operator=(const ContextGuard &) = delete;
+
+    //! Posts `f` to run on the context's thread (dropped, with f, if the context dies first);
+    //! false when the context is gone already.
+    template <typename F>
+    bool post(F &&f)
+    {
+        const std::lock_guard lock(m_shared->mutex);
+        if (!m_shared->alive)
+            return false;
+        QMetaObject::invokeMethod(m_context, std::forward<F>(f), Qt::QueuedConnection);
+        return true;
+    }
+
+private:
+    struct Shared
+    {
+        std::mutex mutex;
+        bool alive = true;
+    };
+    QObject *const m_context;
+    std::shared_ptr<Shared> m_shared;
+    QMetaObject::Connection m_connection;
+};
+
+//! Logs an error that a then() without onError received, or that a then() callback threw.
+QTACTORS_EXPORT void logThenError(const CallStateBase::Owner &owner, std::exception_ptr error,
+                                  const char *what) noexcept;
+
+//! then(context, onValue[, onError]): delivers the answer on the context's thread (S20).
+template <typename T, typename F, typename E>
+class ThenContinuation final : public Continuation
+{
+public:
+    ThenContinuation(Ref<CallState<T>> state, QObject *context, F onValue, std::optional<E> onError)
+        : m_state(std::move(state)), m_guard(context), m_onValue(std::move(onValue)),
+          m_onError(std::move(onError))
+    {
+    }
+    void resume() noexcept override
+    {
+        std::shared_ptr<ThenContinuation> self(this);
+        try {
+            if (m_guard.post([self] { self->deliver(); }))
+                return;
+        } catch (...) {
+        }
+        // The context is gone (or posting failed): nothing runs; an error is not lost silently.
+        if (!m_onError)
+            logUnread();
+    }
+
+private:
+    void deliver() noexcept
+    {
+        try {
+            if constexpr (std::is_void_v<T>) {
+                m_state->take();
+                std::invoke(m_onValue);
+            } else {
+                std::invoke(m_onValue, m_state->take());
+            }
+            return;
+        } catch (...) {
+            if (!m_state->hasError()) { // onValue itself threw
+                logThenError(m_state->owner(), std::current_exception(), "a then() callback threw");
+                return;
+            }
+        }
+        if (!m_onError) {
+            logUnread();
+            return;
+        }
+        try {
+            std::invoke(*m_onError, m_state->error());
+        } catch (...) {
+            logThenError(m_state->owner(), std::current_exception(), "a then() error callback threw");
+        }
+    }
+    void logUnread() noexcept
+    {
+        if (m_state->hasError())
+            logThenError(m_state->owner(), m_state->error(),
+                         "a call failed and its then() has no error callback");
+    }
+
+    Ref<CallState<T>> m_state;
+    ContextGuard m_guard;
+    F m_onValue;
+    std::optional<E> m_onError;
+};
+
+struct NoErrorCallback
+{
+    void operator()(std::exception_ptr) const noexcept { }
+};
+
+template <typename T, typename F, typename E>
+void startThen(Ref<CallState<T>> state, QObject *context, F onValue, std::optional<E> onError)
+{
+    if (!context) {
+        Q_ASSERT_X(context, "Call::then()", "QtActors: then() needs a context object");
+        qCWarning(lcQtActors, "QtActors: Call::then() without a context object: nothing will run");
+        state->abandon();
+        return;
+    }
+    auto *continuation =
+            new ThenContinuation<T, F, E>(state, context, std::move(onValue), std::move(onError));
+    state->armTimeout();
+    if (!state->setContinuation(continuation))
+        continuation->resume(); // answered already: still through the context's event loop
+}
+
+} // namespace detail
+
+template <typename T>
+template <typename F>
+void Call<T>::then(QObject *context, F onValue) &&
+{
+    static_assert(std::is_void_v<T> ? std::is_invocable_v<F &> : std::is_invocable_v<F &, T>,
+                  "QtActors: then(context, onValue): onValue must be callable as void(T), or "
+                  "void() for a Call<void>");
+    detail::startThen<T, F, detail::NoErrorCallback>(takeState("Call::then()"), context,
+                                                     std::move(onValue), std::nullopt);
+}
+
+template <typename T>
+template <typename F, typename E>
+void Call<T>::then(QObject *context, F onValue, E onError) &&
+{
+    static_assert(std::is_void_v<T> ? std::is_invocable_v<F &> : std::is_invocable_v<F &, T>,
+                  "QtActors: then(context, onValue, onError): onValue must be callable as void(T), "
+                  "or void() for a Call<void>");
+    static_assert(std::is_invocable_v<E &, std::exception_ptr>,
+                  "QtActors: then(context, onValue, onError): onError must be callable as "
+                  "void(std::exception_ptr)");
+    detail::startThen<T, F, E>(takeState("Call::then()"), context, std::move(onValue),
+                               std::optional<E>(std::move(onError)));
+}
+
+namespace detail {
+
 } // namespace detail
 
 //! A Call that finishes when `future` does, with its result or its exception (a canceled future
@@ -165,6 +363,7 @@ QFuture<T> Call<T>::future() &&
     detail::Ref<detail::CallState<T>> state = takeState("Call::future()");
     auto *continuation = new detail::FutureContinuation<T>(state);
     QFuture<T> future = continuation->future();
+    state->armTimeout();
     if (!state->setContinuation(continuation))
         continuation->resume();
     return future;

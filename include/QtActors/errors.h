@@ -52,4 +52,13 @@ public:
     Deadlock *clone() const override;
 };
 
+//! The deadline of a Call (Call::timeout(), Call::deadline()) passed before its answer (S17).
+class QTACTORS_EXPORT Timeout : public Error
+{
+public:
+    using Error::Error;
+    void raise() const override;
+    Timeout *clone() const override;
+};
+
 } // namespace QtActors

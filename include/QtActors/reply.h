@@ -18,6 +18,8 @@ template <typename R>
 class Reply
 {
 public:
+    //! An empty Reply, answering nothing (isPending() is false): a member to move one into.
+    Reply() noexcept : m_state(nullptr) { }
     //! \internal
     explicit Reply(detail::Ref<detail::CallState<R>> state) noexcept : m_state(state.release())
     {

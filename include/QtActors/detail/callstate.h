@@ -5,6 +5,7 @@
 // consumer side (setContinuation/take/waitBlocking/abandon) belongs to whoever holds the Call.
 #pragma once
 
+#include <QtActors/detail/clock.h>
 #include <QtActors/detail/common.h>
 #include <QtActors/detail/resumption.h>
 #include <QtActors/errors.h>
@@ -12,6 +13,8 @@
 #include <QtCore/QString>
 
 #include <atomic>
+#include <climits>
+#include <cstdint>
 #include <coroutine>
 #include <exception>
 #include <optional>
@@ -43,20 +46,31 @@ public:
     {
         const void *core = nullptr;
         QThread *thread = nullptr;
-        QString name; // empty: unnamed; displayName() makes one up from the address
+        QString name;           // empty: unnamed; displayName() makes one up from the address
+        Clock *clock = nullptr; // the clock of the answerer's executor (deadlines); null: system
         QString displayName() const;
     };
 
     explicit CallStateBase(Owner owner) : m_owner(std::move(owner)) { }
 
+    static constexpr std::int64_t NoDeadline = INT64_MAX;
+
     //! Claims the right to answer. True exactly once. Any thread.
     bool tryClaim() noexcept { return !m_claimed.exchange(true, std::memory_order_acq_rel); }
+    //! Claims the right to answer with a value or an error of the answerer's. After the deadline
+    //! (S17) the answer is discarded: the call finishes with Timeout instead, and this is false.
+    bool tryClaimAnswer() noexcept
+    {
+        if (m_deadline.load(std::memory_order_relaxed) != NoDeadline && expireIfDue())
+            return false;
+        return tryClaim();
+    }
     //! Publishes an answer written after a successful tryClaim(). Any thread.
     void publish() noexcept;
     //! Answers with an error, unless already answered.
     bool fail(std::exception_ptr error) noexcept
     {
-        if (!tryClaim())
+        if (!tryClaimAnswer())
             return false;
         failClaimed(std::move(error));
         return true;
@@ -74,6 +88,9 @@ public:
     void waitBlocking() const noexcept;
     //! The consumer lets go without reading: an error answer is logged instead of being lost.
     void abandon() noexcept;
+    //! The error answer, if any. Consumer only, after isReady().
+    bool hasError() const noexcept { return bool(m_error); }
+    std::exception_ptr error() const noexcept { return m_error; }
     //! Rethrows the error, if any. Consumer only, after isReady().
     void rethrowIfFailed() const
     {
@@ -81,6 +98,35 @@ public:
             std::rethrow_exception(m_error);
     }
     const Owner &owner() const noexcept { return m_owner; }
+
+    // Deadlines (S17). The deadline is set by the consumer before consuming, and read by the
+    // message when it starts and by isCancelled() in the handler; a timeout entry on the owner's
+    // clock answers Timeout at the deadline once a consumer waits.
+    //! Sets the deadline to `limit` from now on the owner's clock. Consumer, before consuming.
+    void setTimeout(Clock::Duration limit) noexcept;
+    //! Consumer side: when a deadline is set and the answer is not there, arms the timeout.
+    void armTimeout() noexcept;
+    //! The deadline has passed (the answer may still have come first), or the call timed out.
+    bool isCancelled() const noexcept;
+    //! Message side, before the handler runs: answers Timeout when the deadline has passed.
+    //! True when it did (the handler must not run).
+    bool expireIfDue() noexcept;
+    //! Answers Timeout unless answered already (the timeout entry).
+    void expire() noexcept;
+    //! The call whose handler runs on this thread now (set while a call handler runs, and while
+    //! a coroutine call handler is resumed), or nullptr: what isCancelled() asks.
+    static CallStateBase *current() noexcept;
+    class CurrentScope
+    {
+    public:
+        explicit CurrentScope(CallStateBase *call) noexcept;
+        ~CurrentScope();
+        CurrentScope(const CurrentScope &) = delete;
+        CurrentScope &operator=(const CurrentScope &) = delete;
+
+    private:
+        CallStateBase *m_previous;
+    };
     //! wait(): throws Deadlock when the calling thread is the context that has to produce the
     //! answer (S11).
     void checkDeadlock() const;
@@ -89,7 +135,7 @@ public:
     void checkAwaitDeadlock() const;
 
 protected:
-    ~CallStateBase() override = default;
+    ~CallStateBase() override;
     //! Answers with an error after a successful tryClaim().
     void failClaimed(std::exception_ptr error) noexcept
     {
@@ -100,12 +146,17 @@ protected:
 private:
     enum Status : unsigned { Pending, Waiting, Blocking, Abandoned, Ready };
     void logLostError() const noexcept;
+    Clock &clock() const noexcept { return m_owner.clock ? *m_owner.clock : systemClock(); }
+    void disarmTimeout() noexcept;
 
     std::atomic<unsigned> m_status{Pending};
     std::atomic<bool> m_claimed{false};
     std::atomic<int> m_holders{0};
+    std::atomic<bool> m_timedOut{false};
     Continuation *m_continuation = nullptr;
     std::exception_ptr m_error;
+    std::atomic<std::int64_t> m_deadline{NoDeadline}; // on the owner's clock
+    std::atomic<TimerEntry *> m_timeout{nullptr};    // armed by a waiting consumer; owns a ref
     Owner m_owner;
 };
 
@@ -118,7 +169,7 @@ public:
     template <typename... A>
     bool complete(A &&...value)
     {
-        if (!tryClaim())
+        if (!tryClaimAnswer())
             return false;
         try {
             m_value.emplace(std::forward<A>(value)...);
@@ -148,7 +199,7 @@ public:
     using CallStateBase::CallStateBase;
     bool complete()
     {
-        if (!tryClaim())
+        if (!tryClaimAnswer())
             return false;
         publish();
         return true;
@@ -179,6 +230,7 @@ public:
     {
         m_node.handle = h;
         m_target = ResumeTarget::current();
+        m_state->armTimeout();
         // false: the answer arrived meanwhile; continue without suspending.
         return m_state->setContinuation(this);
     }

@@ -318,6 +318,9 @@ public:
 
     void run(ActorCore &core, void *state) override
     {
+        if (this->expireIfDue())
+            return; // its deadline passed before it started: never run (S17)
+        const CallStateBase::CurrentScope current(this); // isCancelled()
         State &s = *static_cast<State *>(state);
         if constexpr (Traits::kind == HandlerKind::Coroutine) {
             try {

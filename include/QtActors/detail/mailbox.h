@@ -36,6 +36,9 @@ public:
     virtual void dispose() noexcept { delete this; }
     //! True for cast messages: a dropped cast is logged as a warning.
     virtual bool isCast() const noexcept { return false; }
+    //! False for messages whose refusal is expected and says nothing (a timer's tick to an actor
+    //! that has ended: the timer ends with it).
+    virtual bool logsRefusal() const noexcept { return true; }
 
     // Every message (and a call's answer, which shares its block) lives in recycled memory.
     static void *operator new(std::size_t size) { return allocateMessage(size); }

@@ -19,6 +19,7 @@
 namespace QtActors::detail {
 
 class ActorCore;
+class CallStateBase;
 class ContextObject;
 
 //! One pending resumption, linked into an actor's (or a thread's) list of them.
@@ -31,6 +32,7 @@ struct ResumeNode
     std::coroutine_handle<> handle;
     Kind kind = Resume;
     ResumeNode *next = nullptr;
+    CallStateBase *call = nullptr; //!< the call whose handler awaited (isCancelled()), if any
 };
 
 class QTACTORS_EXPORT ResumeTarget
@@ -51,6 +53,7 @@ public:
 private:
     ActorCore *m_core = nullptr;        // holds a reference
     ContextObject *m_context = nullptr; // holds a reference
+    CallStateBase *m_call = nullptr;    // holds a reference: the call being handled, if any
 };
 
 //! Runs node.handle on the calling thread, outside any actor's turn: at once when the thread is

@@ -7,6 +7,7 @@
 // (after State was destroyed, on its context) or when its core is destroyed without finishing.
 #pragma once
 
+#include <QtActors/detail/clock.h>
 #include <QtActors/detail/common.h>
 
 #include <chrono>
@@ -38,6 +39,9 @@ public:
     //! False while the context drains what is queued for good (process exit): a turn that spent
     //! its budget then goes on instead of yielding (S5 has nobody left to be fair to).
     virtual bool yieldsTurns() const noexcept { return true; }
+    //! The clock of this executor's timers and timeouts (S19): the system clock, unless the
+    //! executor keeps time of its own (a test executor's virtual time).
+    virtual Clock &clock() const noexcept { return systemClock(); }
     //! An actor was bound to this scheduler (from ActorCore's constructor).
     virtual void attach(ActorCore *) { }
     //! The actor has finished, or its core is destroyed: forget it (a dedicated thread quits).

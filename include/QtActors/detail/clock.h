@@ -1,0 +1,55 @@
+// Clock: the one source of time for timeouts (S17) and timers (S18), with the queue of what is due
+// when (S19). An executor may bring its own (Scheduler::clock()); every other one uses
+// systemClock(): steady time, and one library thread that fires what is due, for all timers and
+// timeouts of the process. No QObject, no QTimer, no thread per timer.
+//
+// TimerEntry: one thing due at one time. The clock holds a reference while it is armed, and
+// calls fire() once when it is due, on the clock's thread (the system clock's thread, or the
+// thread that advances a manual clock). fire() may arm the entry again.
+//
+// Thread contract: now(), arm() and disarm() may be called from any thread. An entry is armed at
+// most once at a time; arming an armed entry moves it.
+#pragma once
+
+#include <QtActors/detail/common.h>
+
+#include <chrono>
+#include <cstdint>
+
+namespace QtActors::detail {
+
+class QTACTORS_EXPORT TimerEntry : public RefCounted
+{
+public:
+    //! It is due: called once per arm(), on the clock's thread, without the clock's lock held.
+    virtual void fire() noexcept = 0;
+
+protected:
+    ~TimerEntry() override = default;
+
+private:
+    friend class HeapOfTimers;
+    std::int64_t m_due = 0;      // guarded by the clock holding the entry
+    std::ptrdiff_t m_slot = -1;  // the entry's place in the clock's heap, -1 while not armed
+};
+
+class QTACTORS_EXPORT Clock
+{
+public:
+    using Duration = std::chrono::nanoseconds;
+    virtual ~Clock();
+    //! Time since the clock's own epoch.
+    virtual Duration now() const noexcept = 0;
+    //! Arms `entry` to fire at `due` (a time of this clock); takes a reference until it fired or
+    //! was disarmed. A due time already past fires as soon as the clock gets to it.
+    virtual void arm(TimerEntry *entry, Duration due) = 0;
+    //! Disarms `entry`; true if it was armed (it will then not fire), false if it is firing or
+    //! has fired or was never armed.
+    virtual bool disarm(TimerEntry *entry) noexcept = 0;
+};
+
+//! The clock of every executor that does not bring its own: std::chrono::steady_clock, and one
+//! library thread ("QtActors timers") for every due time in the process. Never destroyed.
+QTACTORS_EXPORT Clock &systemClock();
+
+} // namespace QtActors::detail
