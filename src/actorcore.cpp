@@ -119,7 +119,8 @@ void resumeOutsideTurns(ResumeNode &node) noexcept
 }
 
 ActorCore::ActorCore(const Options &options)
-    : m_scheduler(options.executor.bind(options.name)), m_name(options.name)
+    : m_scheduler(options.executor.bind(options.name)), m_clock(&m_scheduler->clock()),
+      m_name(options.name)
 {
     m_inbox.attach(m_outbox);
     m_throughput = options.throughput > 0 ? options.throughput : m_scheduler->defaultThroughput();
@@ -253,7 +254,7 @@ std::uint64_t ActorCore::runResumptions(int &budget) noexcept
     while (ResumeNode *node = fifo) {
         fifo = node->next; // before running it: the node lives in the frame it resumes
         --budget;
-        ++finished; // the resumption itself
+        finished += node->counted ? 1 : 0; // the resumption itself, if wake() counted it
         const bool wasBusy = m_busy;
         if (node->kind == ResumeNode::HandlerEnd) {
             node->handle.destroy(); // the driver, and with it the handler and its captures
@@ -394,7 +395,20 @@ bool ActorCore::lingerForMore(std::uint64_t finished, bool afterCast) noexcept
 
 void ActorCore::wake(ResumeNode *node) noexcept
 {
-    // Counted like a message, so that an actor without a turn gets one.
+    // The common case: the turn is parked for this handler. The parked token passes on, and the
+    // count needs no update (the handler's message keeps it above zero).
+    ResumeNode *head = m_resumes.load(std::memory_order_acquire);
+    if (head == parkedMark()) {
+        node->next = nullptr;
+        node->counted = false;
+        if (m_resumes.compare_exchange_strong(head, node, std::memory_order_acq_rel,
+                                              std::memory_order_relaxed)) {
+            scheduleTurn();
+            return;
+        }
+    }
+    // Otherwise counted like a message, so that an actor without a turn gets one.
+    node->counted = true;
     std::uint64_t old = m_state.load(std::memory_order_relaxed);
     do {
         if ((old & Closed) && (old >> 1) == 0) {
@@ -407,7 +421,7 @@ void ActorCore::wake(ResumeNode *node) noexcept
         }
     } while (!m_state.compare_exchange_weak(old, old + One, std::memory_order_acq_rel,
                                             std::memory_order_relaxed));
-    ResumeNode *head = m_resumes.load(std::memory_order_relaxed);
+    head = m_resumes.load(std::memory_order_relaxed);
     do {
         node->next = head == parkedMark() ? nullptr : head;
     } while (!m_resumes.compare_exchange_weak(head, node, std::memory_order_acq_rel,
@@ -484,7 +498,7 @@ QString ActorCore::displayName() const
 
 CallStateBase::Owner ActorCore::owner() const
 {
-    return {this, m_scheduler->thread(), m_name, &m_scheduler->clock()};
+    return {this, m_scheduler->thread(), m_name, m_clock};
 }
 
 } // namespace QtActors::detail

@@ -49,14 +49,9 @@ CallStateBase *CallStateBase::current() noexcept
     return t_currentCall;
 }
 
-CallStateBase::CurrentScope::CurrentScope(CallStateBase *call) noexcept
-    : m_previous(std::exchange(t_currentCall, call))
+CallStateBase *CallStateBase::CurrentScope::enter(CallStateBase *call) noexcept
 {
-}
-
-CallStateBase::CurrentScope::~CurrentScope()
-{
-    t_currentCall = m_previous;
+    return std::exchange(t_currentCall, call);
 }
 
 void CallStateBase::setTimeout(Clock::Duration limit) noexcept
@@ -67,7 +62,7 @@ void CallStateBase::setTimeout(Clock::Duration limit) noexcept
                      std::memory_order_relaxed);
 }
 
-void CallStateBase::armTimeout() noexcept
+void CallStateBase::armTimeoutEntry() noexcept
 {
     const std::int64_t deadline = m_deadline.load(std::memory_order_relaxed);
     if (deadline == NoDeadline || isReady())
@@ -114,7 +109,7 @@ bool CallStateBase::isCancelled() const noexcept
     return deadline != NoDeadline && clock().now().count() >= deadline;
 }
 
-bool CallStateBase::expireIfDue() noexcept
+bool CallStateBase::expireIfPast() noexcept
 {
     const std::int64_t deadline = m_deadline.load(std::memory_order_relaxed);
     if (deadline == NoDeadline || clock().now().count() < deadline)
@@ -268,15 +263,18 @@ void throwConsumedCall(const char *where)
                         .arg(QString::fromLatin1(where)));
 }
 
-void CallStateBase::checkAwaitDeadlock() const
+bool CallStateBase::awaitWouldDeadlock() const noexcept
 {
     ActorCore *handler = ActorCore::currentCoroutineHandler();
-    if (m_owner.core && handler == m_owner.core && handler->isHeldByCoroutineHandler()) {
-        throw Deadlock(QStringLiteral("QtActors: co_await inside a coroutine handler of actor '%1' "
-                                      "for that same actor's answer would never finish: the "
-                                      "handler holds the actor until it ends")
-                               .arg(m_owner.displayName()));
-    }
+    return handler && handler == m_owner.core && handler->isHeldByCoroutineHandler();
+}
+
+void CallStateBase::throwAwaitDeadlock() const
+{
+    throw Deadlock(QStringLiteral("QtActors: co_await inside a coroutine handler of actor '%1' "
+                                  "for that same actor's answer would never finish: the handler "
+                                  "holds the actor until it ends")
+                           .arg(m_owner.displayName()));
 }
 
 ResumeTarget ResumeTarget::current()

@@ -10,15 +10,17 @@
 // one exchange; no lock, no event.
 //
 // Resumptions. A coroutine that awaits a Call inside a coroutine handler continues on the actor's
-// turn: whoever answers calls wake(node), which counts the node like a message and pushes it onto
-// m_resumes, a lock-free stack of ResumeNodes that live in the suspended frames themselves. Any
-// number may be pending at once (two awaits started together, S22's interleaved handlers). A turn
-// runs every queued resumption before its next message.
+// turn: whoever answers calls wake(node), which pushes the node onto m_resumes, a lock-free stack
+// of ResumeNodes that live in the suspended frames themselves, and counts it like a message
+// unless it found the turn parked (below). Any number may be pending at once (two awaits started
+// together, S22's interleaved handlers). A turn runs every queued resumption before its next
+// message.
 //
 // Parking. A coroutine handler holds the actor while it is suspended (S2): its message stays
 // counted and no other message runs. With nothing to resume, the turn parks: it swaps the empty
 // m_resumes for the Parked mark and returns, leaving the token with the mark. The next wake()
-// finds the mark, takes the token over and schedules the turn that continues. The same CAS that
+// finds the mark, takes the token over (its node needs no count: the suspended handler's message
+// keeps the count above zero) and schedules the turn that continues. The same CAS that
 // parks fails when a resumption arrived meanwhile, so no wake-up is ever lost.
 //
 // Closing (stop() or the last handle gone) sets CLOSED and pushes m_stopNode as one more counted
@@ -171,6 +173,7 @@ private:
     MailboxHead m_inbox;
     // Read-mostly.
     std::shared_ptr<Scheduler> m_scheduler;
+    Clock *m_clock; // the scheduler's (S19), for the calls' deadlines
     QString m_name;
     std::chrono::nanoseconds m_linger{0}; // spin for more work before idling
     int m_throughput;

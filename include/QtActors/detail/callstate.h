@@ -61,7 +61,7 @@ public:
     //! (S17) the answer is discarded: the call finishes with Timeout instead, and this is false.
     bool tryClaimAnswer() noexcept
     {
-        if (m_deadline.load(std::memory_order_relaxed) != NoDeadline && expireIfDue())
+        if (expireIfDue())
             return false;
         return tryClaim();
     }
@@ -104,35 +104,48 @@ public:
     // clock answers Timeout at the deadline once a consumer waits.
     //! Sets the deadline to `limit` from now on the owner's clock. Consumer, before consuming.
     void setTimeout(Clock::Duration limit) noexcept;
+    bool hasDeadline() const noexcept
+    {
+        return m_deadline.load(std::memory_order_relaxed) != NoDeadline;
+    }
     //! Consumer side: when a deadline is set and the answer is not there, arms the timeout.
-    void armTimeout() noexcept;
+    void armTimeout() noexcept
+    {
+        if (hasDeadline())
+            armTimeoutEntry();
+    }
     //! The deadline has passed (the answer may still have come first), or the call timed out.
     bool isCancelled() const noexcept;
     //! Message side, before the handler runs: answers Timeout when the deadline has passed.
     //! True when it did (the handler must not run).
-    bool expireIfDue() noexcept;
+    bool expireIfDue() noexcept { return hasDeadline() && expireIfPast(); }
     //! Answers Timeout unless answered already (the timeout entry).
     void expire() noexcept;
     //! The call whose handler runs on this thread now (set while a call handler runs, and while
-    //! a coroutine call handler is resumed), or nullptr: what isCancelled() asks.
+    //! a coroutine call handler is resumed), or nullptr: what isCancelled() asks. Tracked for
+    //! every call: a deadline may be set after the handler has started.
     static CallStateBase *current() noexcept;
     class CurrentScope
     {
     public:
-        explicit CurrentScope(CallStateBase *call) noexcept;
-        ~CurrentScope();
+        explicit CurrentScope(CallStateBase *call) noexcept : m_previous(enter(call)) { }
+        ~CurrentScope() { enter(m_previous); }
         CurrentScope(const CurrentScope &) = delete;
         CurrentScope &operator=(const CurrentScope &) = delete;
 
     private:
+        //! Makes `call` current; returns the one before.
+        static CallStateBase *enter(CallStateBase *call) noexcept;
         CallStateBase *m_previous;
     };
     //! wait(): throws Deadlock when the calling thread is the context that has to produce the
     //! answer (S11).
     void checkDeadlock() const;
-    //! co_await: throws Deadlock when the awaiting code is an exclusive coroutine handler of the
-    //! actor that has to produce the answer, which could then never run.
-    void checkAwaitDeadlock() const;
+    //! co_await inside a coroutine handler of the actor that has to produce the answer (the
+    //! awaiter checked that): true when the handler holds the actor, so the answer could never
+    //! come. throwAwaitDeadlock() throws the Deadlock that says so.
+    bool awaitWouldDeadlock() const noexcept;
+    [[noreturn]] void throwAwaitDeadlock() const;
 
 protected:
     ~CallStateBase() override;
@@ -148,6 +161,8 @@ private:
     void logLostError() const noexcept;
     Clock &clock() const noexcept { return m_owner.clock ? *m_owner.clock : systemClock(); }
     void disarmTimeout() noexcept;
+    void armTimeoutEntry() noexcept;
+    bool expireIfPast() noexcept;
 
     std::atomic<unsigned> m_status{Pending};
     std::atomic<bool> m_claimed{false};
@@ -219,22 +234,26 @@ public:
     explicit CallAwaiter(Ref<CallState<T>> state) : m_state(std::move(state)) { }
     CallAwaiter(CallAwaiter &&) = default;
 
-    bool await_ready() const
-    {
-        if (m_state->isReady())
-            return true;
-        m_state->checkAwaitDeadlock(); // throws Deadlock where the answer could never come
-        return false;
-    }
+    bool await_ready() const noexcept { return m_state->isReady(); }
     bool await_suspend(std::coroutine_handle<> h)
     {
         m_node.handle = h;
         m_target = ResumeTarget::current();
+        if (m_target.actor() && m_target.actor() == m_state->owner().core
+            && m_state->awaitWouldDeadlock()) {
+            m_deadlock = true; // thrown by await_resume(), without suspending
+            return false;
+        }
         m_state->armTimeout();
         // false: the answer arrived meanwhile; continue without suspending.
         return m_state->setContinuation(this);
     }
-    T await_resume() { return m_state->take(); }
+    T await_resume()
+    {
+        if (m_deadlock)
+            m_state->throwAwaitDeadlock();
+        return m_state->take();
+    }
 
     void resume() noexcept override { m_target.resume(m_node); }
 
@@ -242,6 +261,7 @@ private:
     Ref<CallState<T>> m_state;
     ResumeNode m_node;
     ResumeTarget m_target;
+    bool m_deadlock = false;
 };
 
 } // namespace QtActors::detail

@@ -31,6 +31,7 @@ struct ResumeNode
     };
     std::coroutine_handle<> handle;
     Kind kind = Resume;
+    bool counted = false; //!< counted in the actor's work count (see ActorCore::wake)
     ResumeNode *next = nullptr;
     CallStateBase *call = nullptr; //!< the call whose handler awaited (isCancelled()), if any
 };
@@ -46,6 +47,8 @@ public:
     ResumeTarget(const ResumeTarget &) = delete;
     ResumeTarget &operator=(const ResumeTarget &) = delete;
     ~ResumeTarget();
+    //! The actor whose turn the coroutine continues on, or nullptr.
+    ActorCore *actor() const noexcept { return m_core; }
     //! Resumes node.handle there. Any thread; once. node must stay valid until it has run (it
     //! lives in the suspended frame, so it does).
     void resume(ResumeNode &node) noexcept;
