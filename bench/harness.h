@@ -2,6 +2,9 @@
 // gate for producer threads and a bounded wait for asynchronous tear-down.
 #pragma once
 
+#include "workloads.h"
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -56,6 +59,18 @@ void waitUntil(Pred pred, const char *what, std::chrono::seconds timeout = std::
 }
 
 //! Throws when a workload's final count is wrong: a number measured on lost messages is no number.
+//! The median and 99th percentile of timer lateness samples (ms).
+inline Lateness latenessOf(std::vector<double> samples)
+{
+    if (samples.empty())
+        throw std::runtime_error("no timer fired");
+    std::sort(samples.begin(), samples.end());
+    auto at = [&](double q) {
+        return samples[std::min(samples.size() - 1, std::size_t(q * double(samples.size())))];
+    };
+    return {std::max(0.0, at(0.5)), std::max(0.0, at(0.99))};
+}
+
 inline void expectCount(long long actual, long long expected, const char *what)
 {
     if (actual != expected)

@@ -67,6 +67,9 @@ constexpr long kGuiPerProducer = 1'000'000;
 constexpr long kAllocCasts = 200'000;
 constexpr long kAllocCalls = 20'000;
 constexpr long kAllocPairs = 100'000;
+constexpr int kTimerSamples = 500;
+constexpr int kTimerDelayMs = 2;
+constexpr long kPendingTimers = 100'000;
 
 // --- Cells and rows -----------------------------------------------------------------------------
 
@@ -337,9 +340,10 @@ struct BarLine
 {
     std::string text;
     std::string rowKey;
-    enum Against { VsQt, VsCaf, Absolute } against;
+    enum Against { VsQt, VsCaf, Absolute, VsRow } against;
     bool atLeast; // true: value >= limit; false: value <= limit
     double limit;
+    std::string otherKey = {}; // VsRow: the QtActors value of this row is the reference
 };
 
 std::vector<BarLine> theBar()
@@ -364,6 +368,11 @@ std::vector<BarLine> theBar()
         {"allocations per blocking call (pool) ≤ 2", "alloc_call_pool", BarLine::Absolute, false, 2.0},
         {"allocations per blocking call (dedicated thread) ≤ 2", "alloc_call_dedicated", BarLine::Absolute, false, 2.0},
         {"allocations per co_await call ≤ 2", "alloc_co_await", BarLine::Absolute, false, 2.0},
+        {"blocking call with a timeout ≤ 1.1× one without", "call_timeout", BarLine::VsRow, false, 1.1, "call_pool"},
+        {"actor-to-actor co_await with a timeout ≤ 1.1× one without", "co_await_timeout", BarLine::VsRow, false, 1.1, "co_await"},
+        {"castAfter p99 lateness no worse than QTimer::singleShot on a QThread", "timer_late_p99", BarLine::VsQt, false, 1.0},
+        {"100,000 pending timers: bytes each ≤ 0.5× QTimer's", "timer_bytes", BarLine::VsQt, false, 0.5},
+        {"100,000 pending timers: arm + cancel no slower than QTimer's", "timer_arm", BarLine::VsQt, false, 1.0},
     };
 }
 
@@ -478,6 +487,54 @@ int runAll(const Config &config)
         row.qtactors = qtaCell("co_await b.call() in a's handler", false, [&] { return micros(n, QTA(qta::coAwaitCalls(n))); });
         row.caf = cafCell("request(...).then(...)", false, [&] { return micros(n, CAF(caf::requestThen(n))); });
         rows.push_back(row);
+    }
+
+    if (config.wants("time")) {
+        const long calls = config.n(kBlockingCalls), pairs = config.n(kPairs);
+        const int samples = int(config.n(kTimerSamples));
+        const long pending = config.n(kPendingTimers);
+        std::fprintf(stderr, "time: calls with a timeout, timer lateness (%d × %d ms), %ld pending timers\n",
+                     samples, kTimerDelayMs, pending);
+        Row callTimeout{"call_timeout", "blocking call round trip with a timeout, pool", "µs", false, "QtActors: call(…).timeout(10s).wait(); the bar compares it with the row without a timeout"};
+        callTimeout.qt = callTimeout.caf = Cell::none();
+        callTimeout.qtactors = qtaCell("call().timeout(10s).wait(), pool", false, [&] { return micros(calls, QTA(qta::blockingCallsWithTimeout(calls))); });
+        Row awaitTimeout{"co_await_timeout", "actor-to-actor round trip with a timeout, pool", "µs", false, "QtActors: co_await b.call(…).timeout(10s); compare with the row without"};
+        awaitTimeout.qt = awaitTimeout.caf = Cell::none();
+        awaitTimeout.qtactors = qtaCell("co_await b.call().timeout(10s)", false, [&] { return micros(pairs, QTA(qta::coAwaitCallsWithTimeout(pairs))); });
+        Row p50{"timer_late_p50", "timer lateness p50, 2 ms one-shot timers", "ms", false, "QtActors: castAfter to a dedicated-thread actor; plain Qt: QTimer::singleShot on a worker QThread"};
+        Row p99{"timer_late_p99", "timer lateness p99, 2 ms one-shot timers", "ms", false, ""};
+        p50.caf = p99.caf = Cell::none();
+        // One run gives both figures of a pair; each cell keeps its best run, as everywhere.
+        double qtaP99 = 1e300, qtP99 = 1e300, qtaArm = 1e300, qtArm = 1e300;
+        p50.qtactors = qtaCell("castAfter lateness p50 (p99 kept too)", false, [&] {
+            const Lateness l = QTA((qta::castAfterLateness(samples, kTimerDelayMs)));
+            qtaP99 = std::min(qtaP99, l.p99Ms);
+            return l.p50Ms;
+        });
+        p99.qtactors = p50.qtactors.ok() ? Cell::of(qtaP99) : p50.qtactors;
+        p50.qt = qtCell("QTimer::singleShot lateness p50 (p99 kept too)", false, [&] {
+            const Lateness l = qt::singleShotLateness(samples, kTimerDelayMs);
+            qtP99 = std::min(qtP99, l.p99Ms);
+            return l.p50Ms;
+        });
+        p99.qt = p50.qt.ok() ? Cell::of(qtP99) : p50.qt;
+        Row bytes{"timer_bytes", "heap per pending timer, 100,000 pending", "bytes", false, "plain Qt: a started QTimer (with its connection) per timer"};
+        Row arm{"timer_arm", "arm + cancel one of 100,000 pending timers", "µs", false, "plain Qt: QTimer::start + stop, in its thread"};
+        bytes.caf = arm.caf = Cell::none();
+        bytes.qtactors = qtaCell("castAfter(1 h) pending: bytes (arm + cancel kept too)", false, [&] {
+            const PendingTimers t = QTA((qta::pendingTimers(pending)));
+            qtaArm = std::min(qtaArm, t.armCancelMicros);
+            return t.heapBytesEach;
+        });
+        arm.qtactors = bytes.qtactors.ok() ? Cell::of(qtaArm) : bytes.qtactors;
+        bytes.qt = qtCell("QTimer(1 h) pending: bytes (start + stop kept too)", false, [&] {
+            const PendingTimers t = qt::pendingTimers(pending);
+            qtArm = std::min(qtArm, t.armCancelMicros);
+            return t.heapBytesEach;
+        });
+        arm.qt = bytes.qt.ok() ? Cell::of(qtArm) : bytes.qt;
+        for (Row *r : {&callTimeout, &awaitTimeout, &p50, &p99, &bytes, &arm})
+            rows.push_back(*r);
     }
 
     if (config.wants("spawn")) {
@@ -624,7 +681,11 @@ int runAll(const Config &config)
         if (it != byKey.end()) {
             const Row &row = *it->second;
             std::optional<double> v;
-            if (line.against == BarLine::VsQt)
+            if (line.against == BarLine::VsRow) {
+                const auto other = byKey.find(line.otherKey);
+                if (other != byKey.end())
+                    v = ratio(row.qtactors, other->second->qtactors);
+            } else if (line.against == BarLine::VsQt)
                 v = ratio(row.qtactors, row.qt);
             else if (line.against == BarLine::VsCaf)
                 v = ratio(row.qtactors, row.caf);
@@ -707,11 +768,11 @@ int main(int argc, char **argv)
             while (std::getline(list, key, ','))
                 config.sides.insert(key);
         } else if (arg == "--list") {
-            std::printf("cast fan-in call co_await spawn ring gui alloc\n");
+            std::printf("cast fan-in call co_await time spawn ring gui alloc\n");
             return 0;
         } else {
             std::fprintf(stderr,
-                         "usage: %s [--scale F] [--reps N] [--only cast,fan-in,call,co_await,spawn,ring,gui,alloc] [--side qtactors,qt,caf] [--list]\n",
+                         "usage: %s [--scale F] [--reps N] [--only cast,fan-in,call,co_await,time,spawn,ring,gui,alloc] [--side qtactors,qt,caf] [--list]\n",
                          argv[0]);
             return 2;
         }

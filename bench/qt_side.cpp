@@ -10,6 +10,7 @@
 #include <QtCore/QPromise>
 #include <QtCore/QThread>
 #include <QtCore/QThreadPool>
+#include <QtCore/QTimer>
 
 #include <atomic>
 #include <future>
@@ -233,6 +234,64 @@ void guiLoad(int producers, long perProducer)
     for (Counter *counter : counters)
         sum += readCount(counter);
     expectCount(sum, perProducer * producers, "GUI load invokeMethod");
+}
+
+Lateness singleShotLateness(int samples, int delayMs)
+{
+    // A QObject on a worker QThread, and QTimer::singleShot armed in that thread (where it must be).
+    WorkerThread worker;
+    Counter *target = worker.newCounter();
+    readCount(target);
+    std::vector<double> late;
+    late.reserve(std::size_t(samples));
+    for (int i = 0; i < samples; ++i) {
+        std::promise<double> fired;
+        auto done = fired.get_future();
+        const auto due = Clock::now() + std::chrono::milliseconds(delayMs);
+        QMetaObject::invokeMethod(target, [target, &fired, due, delayMs] {
+            QTimer::singleShot(delayMs, target, [&fired, due] {
+                fired.set_value(std::chrono::duration<double, std::milli>(Clock::now() - due).count());
+            });
+        });
+        late.push_back(done.get());
+    }
+    return latenessOf(std::move(late));
+}
+
+PendingTimers pendingTimers(long count)
+{
+    // The plain-Qt way: one QTimer per timer, started in the thread that runs its event loop.
+    WorkerThread worker;
+    Counter *owner = worker.newCounter();
+    readCount(owner);
+    std::vector<QTimer *> timers;
+    timers.reserve(std::size_t(count));
+    trimHeap();
+    alloc::Snapshot before, pending;
+    Seconds armed = 0, cancelled = 0;
+    QMetaObject::invokeMethod(owner, [&] {
+        before = alloc::snapshot();
+        const auto start = Clock::now();
+        for (long i = 0; i < count; ++i) {
+            auto *timer = new QTimer(owner);
+            timer->setSingleShot(true);
+            QObject::connect(timer, &QTimer::timeout, owner, [owner] { ++owner->count; });
+            timer->start(std::chrono::hours(1));
+            timers.push_back(timer);
+        }
+        armed = secondsSince(start);
+        pending = alloc::snapshot();
+        const auto cancelStart = Clock::now();
+        for (QTimer *timer : timers)
+            timer->stop();
+        cancelled = secondsSince(cancelStart);
+        for (QTimer *timer : timers)
+            delete timer;
+    }, Qt::BlockingQueuedConnection);
+    PendingTimers result;
+    result.heapBytesEach = double(pending.liveBytes - before.liveBytes) / double(count);
+    result.armCancelMicros = (armed + cancelled) * 1e6 / double(count);
+    return result;
 }
 
 AllocResult allocationsPerCast(long casts)

@@ -125,6 +125,97 @@ Seconds runCoAwait(long pairs, alloc::Snapshot *before, alloc::Snapshot *after)
 }
 } // namespace
 
+Seconds blockingCallsWithTimeout(long calls)
+{
+    using namespace std::chrono_literals;
+    auto counter = Actor<Counter>::emplace(optionsFor(Exec::Pool));
+    readCount(counter);
+    Seconds seconds = 0;
+    long last = 0;
+    runInThread([&] {
+        const auto start = Clock::now();
+        for (long i = 0; i < calls; ++i)
+            last = counter.call([](Counter &c) { return ++c.count; }).timeout(10s).wait();
+        seconds = secondsSince(start);
+    });
+    expectCount(last, calls, "QtActors call().timeout().wait()");
+    return seconds;
+}
+
+namespace {
+QCoro::Task<long> requestLoopWithTimeout(Actor<Counter> peer, long pairs)
+{
+    using namespace std::chrono_literals;
+    long last = 0;
+    for (long i = 0; i < pairs; ++i) {
+        auto answer = peer.call([](Counter &c) { return ++c.count; }).timeout(10s);
+        last = co_await std::move(answer);
+    }
+    co_return last;
+}
+} // namespace
+
+Seconds coAwaitCallsWithTimeout(long pairs)
+{
+    auto peer = Actor<Counter>::emplace(Options{.name = QStringLiteral("bench-peer")});
+    auto requester = Actor<Requester>::emplace(Options{.name = QStringLiteral("bench-requester")});
+    readCount(peer);
+    requester.call([](Requester &) { return 0; }).wait();
+    const auto start = Clock::now();
+    auto handler = [peer, pairs](Requester &) { return requestLoopWithTimeout(peer, pairs); };
+    const long last = requester.call(handler).wait();
+    const Seconds seconds = secondsSince(start);
+    expectCount(last, pairs, "QtActors co_await call with a timeout");
+    return seconds;
+}
+
+Lateness castAfterLateness(int samples, int delayMs)
+{
+    auto actor = Actor<Counter>::emplace(optionsFor(Exec::Dedicated));
+    readCount(actor);
+    std::vector<double> late;
+    late.reserve(std::size_t(samples));
+    for (int i = 0; i < samples; ++i) {
+        std::promise<double> fired;
+        auto done = fired.get_future();
+        const auto due = Clock::now() + std::chrono::milliseconds(delayMs);
+        actor.castAfter(std::chrono::milliseconds(delayMs), [&fired, due](Counter &) {
+                 fired.set_value(std::chrono::duration<double, std::milli>(Clock::now() - due).count());
+             }).detach();
+        late.push_back(done.get());
+    }
+    return latenessOf(std::move(late));
+}
+
+PendingTimers pendingTimers(long count)
+{
+    using namespace std::chrono_literals;
+    auto actor = Actor<Counter>::emplace(optionsFor(Exec::Pool));
+    readCount(actor);
+    std::vector<Timer> timers;
+    timers.reserve(std::size_t(count));
+    (void)actor.castAfter(1h, [](Counter &) { }); // the timer thread and its heap exist already
+    trimHeap();
+    const alloc::Snapshot before = alloc::snapshot();
+    const auto start = Clock::now();
+    for (long i = 0; i < count; ++i)
+        timers.push_back(actor.castAfter(1h, [](Counter &c) { ++c.count; }));
+    const Seconds armed = secondsSince(start);
+    const alloc::Snapshot pending = alloc::snapshot();
+    const auto cancelStart = Clock::now();
+    for (Timer &timer : timers)
+        timer.cancel();
+    const Seconds cancelled = secondsSince(cancelStart);
+    long active = 0;
+    for (const Timer &timer : timers)
+        active += timer.isActive() ? 1 : 0;
+    expectCount(active, 0, "QtActors timers still active after cancel()");
+    PendingTimers result;
+    result.heapBytesEach = double(pending.liveBytes - before.liveBytes) / double(count);
+    result.armCancelMicros = (armed + cancelled) * 1e6 / double(count);
+    return result;
+}
+
 Seconds coAwaitCalls(long pairs)
 {
     return runCoAwait(pairs, nullptr, nullptr);

@@ -32,6 +32,20 @@ Footprint footprint();
 //! Fills the per-actor figures of `result` from footprints taken before spawning and while idle.
 void setPerActor(SpawnResult &result, const Footprint &before, const Footprint &idle, long count);
 
+//! How late timers fire: the delay between the due time and the handler running, in ms.
+struct Lateness
+{
+    double p50Ms = 0;
+    double p99Ms = 0;
+};
+
+//! Many timers pending at once: what each costs.
+struct PendingTimers
+{
+    double heapBytesEach = 0;  // live operator-new bytes per pending timer
+    double armCancelMicros = 0; // arming one and cancelling it, per timer
+};
+
 //! Allocation counts of one operation kind, over many operations, all threads included.
 struct AllocResult
 {
@@ -46,6 +60,8 @@ Seconds concurrentRunResults(long calls);       // QtConcurrent::run(f).result()
 SpawnResult spawn(long threads);                // one QThread + QObject per "actor"
 Seconds ring(int nodes, long hops);             // QThreadPool::start hops
 void guiLoad(int producers, long perProducer);  // 2 worker QThreads with 16 objects
+Lateness singleShotLateness(int samples, int delayMs); // QTimer::singleShot on a worker QThread
+PendingTimers pendingTimers(long count);        // started QTimers on a worker QThread
 AllocResult allocationsPerCast(long casts);
 AllocResult allocationsPerCall(long calls);
 } // namespace qt
@@ -72,6 +88,10 @@ Seconds coAwaitCalls(long pairs);               // co_await b.call(...) inside a
 SpawnResult spawn(long actors);
 Seconds ring(int nodes, long hops);
 void guiLoad(int producers, long perProducer);  // 16 pool actors
+Seconds blockingCallsWithTimeout(long calls);   // call(...).timeout(10s).wait(), pool
+Seconds coAwaitCallsWithTimeout(long pairs);    // co_await b.call(...).timeout(10s)
+Lateness castAfterLateness(int samples, int delayMs); // castAfter on a dedicated-thread actor
+PendingTimers pendingTimers(long count);        // castAfter(1 h) Timers, then cancelled
 AllocResult allocationsPerCast(Exec exec, long casts);
 AllocResult allocationsPerCall(Exec exec, long calls);
 AllocResult allocationsPerCoAwaitCall(long pairs);

@@ -10,8 +10,57 @@
 #include <QtCore/QThread>
 
 #include <chrono>
+#include <climits>
+#if defined(Q_OS_LINUX)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace QtActors::detail {
+
+namespace {
+
+// Blocking waits on a CallState's status word. On Linux, futexes on the word itself: a waiter
+// with a deadline (on the system clock) sleeps until it, so a blocking call with a timeout needs
+// no timer. Elsewhere, C++20 atomic waits, and deadlines come from a timeout entry.
+#if defined(Q_OS_LINUX)
+constexpr bool TimedBlockingWaits = true;
+
+void sleepWhile(std::atomic<unsigned> &status, unsigned value, std::int64_t deadlineNs) noexcept
+{
+    static_assert(sizeof(std::atomic<unsigned>) == sizeof(std::uint32_t));
+    timespec until{};
+    timespec *timeout = nullptr;
+    if (deadlineNs != CallStateBase::NoDeadline) {
+        until.tv_sec = time_t(deadlineNs / 1'000'000'000);
+        until.tv_nsec = long(deadlineNs % 1'000'000'000);
+        timeout = &until; // absolute, CLOCK_MONOTONIC: the clock of std::chrono::steady_clock
+    }
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t *>(&status), FUTEX_WAIT_BITSET_PRIVATE,
+            value, timeout, nullptr, FUTEX_BITSET_MATCH_ANY);
+}
+
+void wakeSleepers(std::atomic<unsigned> &status) noexcept
+{
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t *>(&status), FUTEX_WAKE_PRIVATE, INT_MAX,
+            nullptr, nullptr, 0);
+}
+#else
+constexpr bool TimedBlockingWaits = false;
+
+void sleepWhile(std::atomic<unsigned> &status, unsigned value, std::int64_t) noexcept
+{
+    status.wait(value, std::memory_order_acquire);
+}
+
+void wakeSleepers(std::atomic<unsigned> &status) noexcept
+{
+    status.notify_all();
+}
+#endif
+
+} // namespace
 
 QString CallStateBase::Owner::displayName() const
 {
@@ -32,6 +81,7 @@ class TimeoutEntry final : public TimerEntry
 public:
     explicit TimeoutEntry(Ref<CallStateBase> state) noexcept : m_state(std::move(state)) { }
     void fire() noexcept override { m_state->expire(); }
+    bool isObsolete() const noexcept override { return m_state->isReady(); }
 
 private:
     Ref<CallStateBase> m_state;
@@ -39,10 +89,7 @@ private:
 
 } // namespace
 
-CallStateBase::~CallStateBase()
-{
-    Q_ASSERT(!m_timeout.load(std::memory_order_relaxed)); // the entry holds a reference on this
-}
+CallStateBase::~CallStateBase() = default;
 
 CallStateBase *CallStateBase::current() noexcept
 {
@@ -67,37 +114,13 @@ void CallStateBase::armTimeoutEntry() noexcept
     const std::int64_t deadline = m_deadline.load(std::memory_order_relaxed);
     if (deadline == NoDeadline || isReady())
         return;
-    TimerEntry *entry = nullptr;
     try {
-        entry = new TimeoutEntry(Ref<CallStateBase>::share(this));
+        // The clock takes the entry's reference; the entry holds this state until it fires or
+        // the clock finds it obsolete (answered).
+        clock().armLazily(new TimeoutEntry(Ref<CallStateBase>::share(this)),
+                          Clock::Duration(deadline));
     } catch (...) {
         expire(); // no memory for the entry: the call cannot wait for its deadline
-        return;
-    }
-    // The new entry's reference is this function's; m_timeout gets one more. The answer may come
-    // (and publish() drop m_timeout's) at any moment from here on.
-    entry->ref();
-    TimerEntry *expected = nullptr;
-    if (!m_timeout.compare_exchange_strong(expected, entry, std::memory_order_acq_rel)) {
-        entry->deref(); // armed already
-        entry->deref();
-        return;
-    }
-    try {
-        clock().arm(entry, Clock::Duration(deadline));
-    } catch (...) {
-        expire();
-    }
-    if (isReady())
-        disarmTimeout(); // answered meanwhile (publish() may have missed the entry)
-    entry->deref();
-}
-
-void CallStateBase::disarmTimeout() noexcept
-{
-    if (TimerEntry *entry = m_timeout.exchange(nullptr, std::memory_order_acq_rel)) {
-        clock().disarm(entry);
-        entry->deref();
     }
 }
 
@@ -136,15 +159,13 @@ void CallStateBase::expire() noexcept
 void CallStateBase::publish() noexcept
 {
     // The publisher holds a reference, so `this` outlives this function.
-    if (m_timeout.load(std::memory_order_relaxed))
-        disarmTimeout();
     const unsigned previous = m_status.exchange(Ready, std::memory_order_acq_rel);
     switch (previous) {
     case Waiting:
         m_continuation->resume();
         break;
     case Blocking:
-        m_status.notify_all();
+        wakeSleepers(m_status);
         break;
     case Abandoned:
         if (m_error)
@@ -178,9 +199,9 @@ bool CallStateBase::setContinuation(Continuation *c) noexcept
                                             std::memory_order_acquire);
 }
 
-void CallStateBase::waitBlocking() const noexcept
+void CallStateBase::waitBlocking() noexcept
 {
-    auto &status = const_cast<std::atomic<unsigned> &>(m_status);
+    auto &status = m_status;
     // Spin briefly first: a round trip to a thread that is awake takes a few microseconds, while
     // sleeping in the kernel and being woken costs tens on a virtual machine. Single-core
     // machines skip it, as the answer cannot arrive while this thread spins.
@@ -198,11 +219,21 @@ void CallStateBase::waitBlocking() const noexcept
     if (!status.compare_exchange_strong(expected, Blocking, std::memory_order_acq_rel,
                                         std::memory_order_acquire))
         return; // Ready already
+    // With a deadline on the system clock, this thread keeps the time itself; on another clock
+    // (an executor's own), its timeout entry answers.
+    const bool timed = TimedBlockingWaits && hasDeadline() && &clock() == &systemClock();
+    if (hasDeadline() && !timed)
+        armTimeoutEntry();
     // A pool thread that blocks lends its place to another, so that the actor it waits for
     // (maybe on the same pool) can still get a thread.
     const BlockingWait blocking;
-    while (status.load(std::memory_order_acquire) != Ready)
-        status.wait(Blocking, std::memory_order_acquire);
+    while (status.load(std::memory_order_acquire) != Ready) {
+        if (timed && systemClock().now().count() >= m_deadline.load(std::memory_order_relaxed)) {
+            expire(); // answers Timeout, unless the answer won (either way: Ready)
+            continue;
+        }
+        sleepWhile(status, Blocking, timed ? m_deadline.load(std::memory_order_relaxed) : NoDeadline);
+    }
 }
 
 void CallStateBase::abandon() noexcept

@@ -53,6 +53,16 @@ inline constexpr int LibraryPoolNiceOffset = 5;
 //! awake comes in a few µs; sleeping and being woken costs tens of µs on a VM.
 inline constexpr auto WaitSpin = 50us;
 
+// --- Timeouts ----------------------------------------------------------------------------------
+
+//! A call's timeout is armed lazily: one CAS into the system clock's inbox, which its thread
+//! empties when it wakes. An answered call's entry (and the call state it holds) waits there until
+//! then: the thread looks at least this often while entries come in ...
+inline constexpr auto LazyInboxPeriod = 50ms;
+//! ... and is woken after this many entries, so that a flood of calls with timeouts holds a
+//! bounded amount of memory (about 200 bytes each) between two looks.
+inline constexpr unsigned LazyInboxBatch = 16384;
+
 // --- The end of a thread's loop -----------------------------------------------------------------
 
 //! When a thread executor's loop ends, how long LoopScheduler::end() waits for a sender caught

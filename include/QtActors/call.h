@@ -102,8 +102,7 @@ public:
         detail::Ref<detail::CallState<T>> state = takeState("Call::wait()");
         if (!state->isReady()) {
             state->checkDeadlock();
-            state->armTimeout();
-            state->waitBlocking();
+            state->waitBlocking(); // (keeps the deadline itself)
         }
         return state->take();
     }

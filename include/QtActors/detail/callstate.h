@@ -84,8 +84,8 @@ public:
     bool isReady() const noexcept { return m_status.load(std::memory_order_acquire) == Ready; }
     //! Registers the continuation; false (and nothing registered) if the answer is already there.
     bool setContinuation(Continuation *c) noexcept;
-    //! Blocks the calling thread until published.
-    void waitBlocking() const noexcept;
+    //! Blocks the calling thread until published, or until the deadline (then: Timeout).
+    void waitBlocking() noexcept;
     //! The consumer lets go without reading: an error answer is logged instead of being lost.
     void abandon() noexcept;
     //! The error answer, if any. Consumer only, after isReady().
@@ -100,8 +100,10 @@ public:
     const Owner &owner() const noexcept { return m_owner; }
 
     // Deadlines (S17). The deadline is set by the consumer before consuming, and read by the
-    // message when it starts and by isCancelled() in the handler; a timeout entry on the owner's
-    // clock answers Timeout at the deadline once a consumer waits.
+    // message when it starts, by isCancelled() in the handler, and by the answer (which is
+    // discarded after it). Once a consumer waits, a timeout entry on the owner's clock answers
+    // Timeout at the deadline; armed lazily (Clock::armLazily), it costs an answered call
+    // almost nothing, and the clock drops it once it sees the call answered.
     //! Sets the deadline to `limit` from now on the owner's clock. Consumer, before consuming.
     void setTimeout(Clock::Duration limit) noexcept;
     bool hasDeadline() const noexcept
@@ -160,7 +162,6 @@ private:
     enum Status : unsigned { Pending, Waiting, Blocking, Abandoned, Ready };
     void logLostError() const noexcept;
     Clock &clock() const noexcept { return m_owner.clock ? *m_owner.clock : systemClock(); }
-    void disarmTimeout() noexcept;
     void armTimeoutEntry() noexcept;
     bool expireIfPast() noexcept;
 
@@ -171,7 +172,6 @@ private:
     Continuation *m_continuation = nullptr;
     std::exception_ptr m_error;
     std::atomic<std::int64_t> m_deadline{NoDeadline}; // on the owner's clock
-    std::atomic<TimerEntry *> m_timeout{nullptr};    // armed by a waiting consumer; owns a ref
     Owner m_owner;
 };
 

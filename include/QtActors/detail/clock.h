@@ -12,8 +12,10 @@
 #pragma once
 
 #include <QtActors/detail/common.h>
+#include <QtActors/detail/mailbox.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 
 namespace QtActors::detail {
@@ -23,6 +25,14 @@ class QTACTORS_EXPORT TimerEntry : public RefCounted
 public:
     //! It is due: called once per arm(), on the clock's thread, without the clock's lock held.
     virtual void fire() noexcept = 0;
+    //! For armLazily(): true once firing would do nothing (the clock may then drop the entry
+    //! without firing it). Any thread.
+    virtual bool isObsolete() const noexcept { return false; }
+
+    // Entries are made and dropped as often as messages (a call's timeout, a timer): they live in
+    // the same recycled blocks.
+    static void *operator new(std::size_t size) { return allocateMessage(size); }
+    static void operator delete(void *block) noexcept { freeMessage(block); }
 
 protected:
     ~TimerEntry() override = default;
@@ -31,6 +41,8 @@ private:
     friend class HeapOfTimers;
     std::int64_t m_due = 0;      // guarded by the clock holding the entry
     std::ptrdiff_t m_slot = -1;  // the entry's place in the clock's heap, -1 while not armed
+    TimerEntry *m_lazyNext = nullptr; // armLazily(): the link in the system clock's inbox
+    friend class SystemClock;
 };
 
 class QTACTORS_EXPORT Clock
@@ -46,6 +58,14 @@ public:
     //! Disarms `entry`; true if it was armed (it will then not fire), false if it is firing or
     //! has fired or was never armed.
     virtual bool disarm(TimerEntry *entry) noexcept = 0;
+    //! Arms an entry that is never disarmed but may become obsolete (a call's timeout, answered
+    //! long before its deadline): the clock may learn of it late, as long as it fires by `due`,
+    //! and drops it unfired once isObsolete(). Takes the entry's reference. The default arms it.
+    virtual void armLazily(TimerEntry *entry, Duration due)
+    {
+        arm(entry, due);
+        entry->deref();
+    }
 };
 
 //! The clock of every executor that does not bring its own: std::chrono::steady_clock, and one
