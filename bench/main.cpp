@@ -370,7 +370,7 @@ std::vector<BarLine> theBar()
         {"allocations per co_await call ≤ 2", "alloc_co_await", BarLine::Absolute, false, 2.0},
         {"blocking call with a timeout ≤ 1.1× one without", "call_timeout", BarLine::VsRow, false, 1.1, "call_pool"},
         {"actor-to-actor co_await with a timeout ≤ 1.1× one without", "co_await_timeout", BarLine::VsRow, false, 1.1, "co_await"},
-        {"castAfter p99 lateness no worse than QTimer::singleShot on a QThread", "timer_late_p99", BarLine::VsQt, false, 1.0},
+        {"castAfter p99 lateness ≤ 2 ms (as S17 asks of timeouts)", "timer_late_p99", BarLine::Absolute, false, 2.0},
         {"100,000 pending timers: bytes each ≤ 0.5× QTimer's", "timer_bytes", BarLine::VsQt, false, 0.5},
         {"100,000 pending timers: arm + cancel no slower than QTimer's", "timer_arm", BarLine::VsQt, false, 1.0},
     };
