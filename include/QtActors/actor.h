@@ -16,6 +16,8 @@
 #include <chrono>
 
 #include <concepts>
+#include <memory>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -24,29 +26,46 @@ namespace QtActors {
 template <typename State>
 class WeakActor;
 
+namespace detail {
+//! The checks on State, made where State must be complete (S31: an Actor<Node> may be a member of
+//! Node, where Node is still incomplete).
 template <typename State>
-class Actor
+constexpr bool checkState()
 {
     static_assert(std::is_object_v<State> && !std::is_const_v<State> && !std::is_array_v<State>,
                   "QtActors: Actor<State> needs a non-const object type as State");
     static_assert(std::is_nothrow_destructible_v<State>,
                   "QtActors: State's destructor must not throw");
+    return true;
+}
+} // namespace detail
 
+template <typename State>
+class Actor
+{
 public:
     //! An actor on the default pool with a default-constructed State (built in place, here).
-    Actor()
-        requires std::default_initializable<State>
-        : d(new detail::Core<State>(Options{}))
+    //! (A member `Actor<Node> next;` of Node would spawn an actor per Node: write
+    //! `Actor<Node> next = nullptr;` for a null handle.)
+    template <typename S = State>
+        requires std::default_initializable<S>
+    Actor() : d(new detail::Core<State>(Options{}))
     {
+        static_assert(detail::checkState<State>());
         constructHere();
     }
 
+    //! A null handle, as a moved-from one: behaves as a stopped actor (S9, S31).
+    Actor(std::nullptr_t) noexcept { }
+
     //! An actor whose State is moved in from `initial` (here, on the calling thread).
     //! For a State that must be built on the actor's own thread (QObjects), use emplace().
-    explicit Actor(State initial, Options options = {})
-        requires std::move_constructible<State>
+    template <typename S = State>
+        requires std::move_constructible<S>
+    explicit Actor(std::type_identity_t<S> initial, Options options = {})
         : d(new detail::Core<State>(options))
     {
+        static_assert(detail::checkState<State>());
         constructHere(std::move(initial));
     }
 
@@ -56,11 +75,27 @@ public:
     template <typename... Args>
     static Actor emplace(Options options, Args &&...args)
     {
+        static_assert(detail::checkState<State>());
         static_assert(std::is_constructible_v<State, std::decay_t<Args> &&...>,
                       "QtActors: emplace(options, args…) needs State(args…) to be a constructor");
         Actor a(Adopt{}, new detail::Core<State>(options));
         a.d->send(new detail::ConstructMessage<State, std::decay_t<Args>...>(std::forward<Args>(args)...));
         return a;
+    }
+
+    //! Inside a handler of an Actor<State> (plain or coroutine, on any executor): a strong
+    //! handle to that actor, to send to itself, hand itself to others or stop itself (S32).
+    //! Elsewhere, or inside a handler of an actor of another State type, a null handle (and a
+    //! Q_ASSERT in debug builds); also once the actor is ending because its last handle is gone.
+    //! Stored in its own State it keeps the actor alive until stop(): store weak() there instead.
+    static Actor self() noexcept
+    {
+        auto *core = dynamic_cast<detail::Core<State> *>(detail::ActorCore::current());
+        Q_ASSERT_X(core, "Actor<State>::self()",
+                   "QtActors: self() outside a handler of an Actor of this State type");
+        if (core && core->tryAddHandle())
+            return Actor(Adopt{}, core);
+        return Actor(nullptr);
     }
 
     Actor(const Actor &other) noexcept : d(other.d)
@@ -277,5 +312,99 @@ private:
     }
     detail::Core<State> *d = nullptr;
 };
+
+namespace detail {
+
+//! then(receiver, onValue[, onError]): the answer travels on as a cast to `receiver` (S33).
+template <typename T, typename W, typename F, typename E>
+class ActorThenContinuation final : public Continuation
+{
+public:
+    ActorThenContinuation(Ref<CallState<T>> state, WeakActor<W> receiver, F onValue,
+                          std::optional<E> onError)
+        : m_state(std::move(state)), m_receiver(std::move(receiver)), m_onValue(std::move(onValue)),
+          m_onError(std::move(onError))
+    {
+    }
+    void resume() noexcept override
+    {
+        std::shared_ptr<ActorThenContinuation> self(this);
+        try {
+            // A null handle (the receiver is gone) drops the cast and logs it, as any cast.
+            self->m_receiver.lock().cast([self](W &w) { self->deliver(w); });
+        } catch (...) {
+            logThenError(m_state->owner(), std::current_exception(),
+                         "then(receiver): the answer could not be delivered");
+        }
+    }
+
+private:
+    // A cast handler: what onValue or onError throw is logged by the receiver (S8).
+    void deliver(W &w)
+    {
+        if (!m_state->hasError()) {
+            if constexpr (std::is_void_v<T>)
+                std::invoke(m_onValue, w);
+            else
+                std::invoke(m_onValue, w, m_state->take());
+        } else if (m_onError) {
+            std::invoke(*m_onError, w, m_state->error());
+        } else {
+            logThenError(m_state->owner(), m_state->error(),
+                         "a call failed and its then(receiver) has no error callback");
+        }
+    }
+
+    Ref<CallState<T>> m_state;
+    WeakActor<W> m_receiver;
+    F m_onValue;
+    std::optional<E> m_onError;
+};
+
+template <typename T, typename W, typename F, typename E>
+void startThenOnActor(Ref<CallState<T>> state, const Actor<W> &receiver, F onValue,
+                      std::optional<E> onError)
+{
+    auto *continuation = new ActorThenContinuation<T, W, F, E>(state, receiver.weak(),
+                                                             std::move(onValue), std::move(onError));
+    state->armTimeout();
+    if (!state->setContinuation(continuation))
+        continuation->resume();
+}
+
+struct NoActorErrorCallback
+{
+    template <typename W>
+    void operator()(W &, std::exception_ptr) const noexcept
+    {
+    }
+};
+
+} // namespace detail
+
+template <typename T>
+template <typename W, typename F>
+void Call<T>::then(const Actor<W> &receiver, F onValue) &&
+{
+    static_assert(std::is_void_v<T> ? std::is_invocable_v<F &, W &> : std::is_invocable_v<F &, W &, T>,
+                  "QtActors: then(receiver, onValue): onValue must be callable as void(W &, T), or "
+                  "void(W &) for a Call<void>");
+    detail::startThenOnActor<T, W, F, detail::NoActorErrorCallback>(
+            takeState("Call::then()"), receiver, std::move(onValue), std::nullopt);
+}
+
+template <typename T>
+template <typename W, typename F, typename E>
+void Call<T>::then(const Actor<W> &receiver, F onValue, E onError) &&
+{
+    static_assert(std::is_void_v<T> ? std::is_invocable_v<F &, W &> : std::is_invocable_v<F &, W &, T>,
+                  "QtActors: then(receiver, onValue, onError): onValue must be callable as "
+                  "void(W &, T), or void(W &) for a Call<void>");
+    static_assert(std::is_invocable_v<E &, W &, std::exception_ptr>,
+                  "QtActors: then(receiver, onValue, onError): onError must be callable as "
+                  "void(W &, std::exception_ptr)");
+    detail::startThenOnActor<T, W, F, E>(takeState("Call::then()"), receiver, std::move(onValue),
+                                         std::optional<E>(std::move(onError)));
+}
 
 } // namespace QtActors

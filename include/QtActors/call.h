@@ -23,6 +23,9 @@
 
 namespace QtActors {
 
+template <typename State>
+class Actor;
+
 //! Inside a call handler (plain, coroutine, also after a suspension, or Reply): true once the
 //! call's deadline has passed (S17), so the handler may stop early; its answer will be
 //! discarded. False elsewhere, and for calls without a deadline that have not timed out.
@@ -77,6 +80,16 @@ public:
     //! The same, with `onError(std::exception_ptr)` for an error.
     template <typename F, typename E>
     void then(QObject *context, F onValue, E onError) &&;
+
+    //! Delivers the answer to another actor (S33): `onValue(W &, T)` (`onValue(W &)` for
+    //! Call<void>) runs as a cast on `receiver`, so it is alone with W's State. If `receiver` has
+    //! stopped, it is dropped and logged like any cast (S9); it does not keep `receiver` alive.
+    //! Without `onError`, an error is logged on `qtactors`.
+    template <typename W, typename F>
+    void then(const Actor<W> &receiver, F onValue) &&;
+    //! The same, with `onError(W &, std::exception_ptr)` for an error.
+    template <typename W, typename F, typename E>
+    void then(const Actor<W> &receiver, F onValue, E onError) &&;
 
     //! True once the answer (value or error) is there. Never blocks.
     bool isFinished() const noexcept { return m_state && m_state->isReady(); }
