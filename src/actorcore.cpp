@@ -21,6 +21,7 @@ namespace {
 
 thread_local ActorCore *t_current = nullptr;           // the actor whose turn runs here
 thread_local ActorCore *t_coroutineHandler = nullptr; // the actor whose coroutine handler runs here
+thread_local std::uint64_t t_coroutineHandlerId = 0;   // ... and which of its handlers
 // Resumptions for this thread that wait until its outermost turn has ended (resumeOutsideTurns).
 thread_local ResumeNode *t_deferredHead = nullptr;
 thread_local ResumeNode *t_deferredTail = nullptr;
@@ -42,13 +43,15 @@ class TurnScope
 public:
     explicit TurnScope(ActorCore *core) noexcept
         : m_previous(std::exchange(t_current, core)),
-          m_previousHandler(std::exchange(t_coroutineHandler, nullptr))
+          m_previousHandler(std::exchange(t_coroutineHandler, nullptr)),
+          m_previousHandlerId(std::exchange(t_coroutineHandlerId, 0))
     {
     }
     ~TurnScope()
     {
         t_current = m_previous;
         t_coroutineHandler = m_previousHandler;
+        t_coroutineHandlerId = m_previousHandlerId;
         if (!m_previous)
             runDeferredResumptions();
     }
@@ -58,6 +61,7 @@ public:
 private:
     ActorCore *m_previous;
     ActorCore *m_previousHandler;
+    std::uint64_t m_previousHandlerId;
 };
 
 QString describe(const std::exception_ptr &error)
@@ -94,14 +98,26 @@ ActorCore *ActorCore::currentCoroutineHandler() noexcept
     return t_coroutineHandler;
 }
 
-ActorCore::CoroutineHandlerScope::CoroutineHandlerScope(ActorCore *core) noexcept
-    : m_previous(std::exchange(t_coroutineHandler, core))
+std::uint64_t ActorCore::currentCoroutineHandlerId() noexcept
+{
+    return t_coroutineHandlerId;
+}
+
+bool ActorCore::isHeldByCurrentHandler() const noexcept
+{
+    return m_busy && t_coroutineHandler == this && t_coroutineHandlerId == m_exclusiveId;
+}
+
+ActorCore::CoroutineHandlerScope::CoroutineHandlerScope(ActorCore *core, std::uint64_t id) noexcept
+    : m_previous(std::exchange(t_coroutineHandler, core)),
+      m_previousId(std::exchange(t_coroutineHandlerId, id))
 {
 }
 
 ActorCore::CoroutineHandlerScope::~CoroutineHandlerScope()
 {
     t_coroutineHandler = m_previous;
+    t_coroutineHandlerId = m_previousId;
 }
 
 void resumeOutsideTurns(ResumeNode &node) noexcept
@@ -250,22 +266,46 @@ std::uint64_t ActorCore::runResumptions(int &budget) noexcept
         fifo = node;
         node = next;
     }
+    return runResumptionList(fifo, budget);
+}
+
+std::uint64_t ActorCore::runResumptionList(ResumeNode *fifo, int &budget) noexcept
+{
     std::uint64_t finished = 0;
     while (ResumeNode *node = fifo) {
         fifo = node->next; // before running it: the node lives in the frame it resumes
+        if (m_busy && node->handler != m_exclusiveId) {
+            // An exclusive handler holds the actor (S2): other handlers wait until it ends.
+            node->next = nullptr;
+            if (m_heldTail)
+                m_heldTail->next = node;
+            else
+                m_heldHead = node;
+            m_heldTail = node;
+            continue;
+        }
         --budget;
         finished += node->counted ? 1 : 0; // the resumption itself, if wake() counted it
-        const bool wasBusy = m_busy;
-        if (node->kind == ResumeNode::HandlerEnd) {
+        switch (node->kind) {
+        case ResumeNode::HandlerEnd:
             node->handle.destroy(); // the driver, and with it the handler and its captures
             m_busy = false;
-        } else {
-            const CoroutineHandlerScope scope(this);
+            ++finished; // the exclusive handler's message
+            break;
+        case ResumeNode::InterleavedEnd:
+            node->handle.destroy();
+            --m_liveInterleaved; // (its message counted as finished when it first suspended)
+            break;
+        case ResumeNode::Resume: {
+            const bool wasBusy = m_busy;
+            const CoroutineHandlerScope scope(this, node->handler);
             const CallStateBase::CurrentScope call(node->call);
             node->handle.resume();
+            if (wasBusy && !m_busy)
+                ++finished; // the exclusive handler ended: its message
+            break;
         }
-        if (wasBusy && !m_busy)
-            ++finished; // the coroutine handler's message
+        }
     }
     return finished;
 }
@@ -281,6 +321,11 @@ void ActorCore::runTurn() noexcept
     for (;;) {
         if (m_resumes.load(std::memory_order_relaxed))
             finished += runResumptions(budget);
+        if (!m_busy && m_heldHead) { // the exclusive handler has ended: the others go on
+            ResumeNode *held = std::exchange(m_heldHead, nullptr);
+            m_heldTail = nullptr;
+            finished += runResumptionList(held, budget);
+        }
 
         if (m_busy) {
             // A coroutine handler holds the actor (S2) and waits: park the token for wake().
@@ -320,10 +365,10 @@ void ActorCore::runTurn() noexcept
             if (message != &m_stopNode)
                 message->dispose();
             if (m_busy)
-                break; // a coroutine handler suspended: its message stays counted
-            ++finished;
+                break; // an exclusive coroutine handler suspended: its message stays counted
+            ++finished; // (an interleaved one that suspended is finished as a message)
         }
-        if (m_busy || m_resumes.load(std::memory_order_relaxed))
+        if (m_busy || m_heldHead || m_resumes.load(std::memory_order_relaxed))
             continue;
         if (finished > 0 && budget > 0 && !lost && lingerForMore(finished, lastWasCast))
             continue;
@@ -332,7 +377,9 @@ void ActorCore::runTurn() noexcept
         const std::uint64_t remaining = (previous >> 1) - finished;
         finished = 0;
         if (remaining == 0) {
-            if (previous & Closed)
+            // Interleaved handlers still suspended hold State: the turn that ends the last of
+            // them (their resumptions are counted work) finalizes.
+            if ((previous & Closed) && m_liveInterleaved == 0)
                 finalize();
             deref(); // the turn token; may delete this
             return;
@@ -437,13 +484,17 @@ void ActorCore::wake(ResumeNode *node) noexcept
     }
 }
 
-void ActorCore::coroutineHandlerEnded(ResumeNode &node) noexcept
+void ActorCore::coroutineHandlerEnded(ResumeNode &node, HandlerMode mode) noexcept
 {
     if (t_current == this) {
         node.handle.destroy();
-        m_busy = false;
+        if (mode == HandlerMode::Exclusive)
+            m_busy = false;
+        else
+            --m_liveInterleaved;
     } else {
-        node.kind = ResumeNode::HandlerEnd;
+        node.kind = mode == HandlerMode::Exclusive ? ResumeNode::HandlerEnd
+                                                   : ResumeNode::InterleavedEnd;
         wake(&node);
     }
 }

@@ -297,7 +297,7 @@ void throwConsumedCall(const char *where)
 bool CallStateBase::awaitWouldDeadlock() const noexcept
 {
     ActorCore *handler = ActorCore::currentCoroutineHandler();
-    return handler && handler == m_owner.core && handler->isHeldByCoroutineHandler();
+    return handler && handler == m_owner.core && handler->isHeldByCurrentHandler();
 }
 
 void CallStateBase::throwAwaitDeadlock() const
@@ -318,6 +318,7 @@ ResumeTarget ResumeTarget::current()
     if (ActorCore *core = ActorCore::currentCoroutineHandler()) {
         core->ref();
         target.m_core = core;
+        target.m_handler = ActorCore::currentCoroutineHandlerId();
     } else if (ContextObject *context = runsPoolTurns() ? nullptr : ContextObject::forCurrentThread()) {
         // (A pool's threads have an event dispatcher but never run its loop.)
         context->ref();
@@ -329,7 +330,7 @@ ResumeTarget ResumeTarget::current()
 ResumeTarget::ResumeTarget(ResumeTarget &&o) noexcept
     : m_core(std::exchange(o.m_core, nullptr)),
       m_context(std::exchange(o.m_context, nullptr)),
-      m_call(std::exchange(o.m_call, nullptr))
+      m_call(std::exchange(o.m_call, nullptr)), m_handler(std::exchange(o.m_handler, 0))
 {
 }
 
@@ -338,6 +339,7 @@ ResumeTarget &ResumeTarget::operator=(ResumeTarget &&o) noexcept
     std::swap(m_core, o.m_core);
     std::swap(m_context, o.m_context);
     std::swap(m_call, o.m_call);
+    std::swap(m_handler, o.m_handler);
     return *this;
 }
 
@@ -355,6 +357,7 @@ void ResumeTarget::resume(ResumeNode &node) noexcept
 {
     // Once handed over, the coroutine may run (and destroy this) at once: no member access after.
     node.call = m_call;
+    node.handler = m_handler;
     if (ActorCore *core = m_core)
         core->wake(&node);
     else if (ContextObject *context = m_context)

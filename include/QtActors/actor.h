@@ -26,6 +26,18 @@ namespace QtActors {
 template <typename State>
 class WeakActor;
 
+//! Wraps a coroutine handler (QCoro::Task<R>(State &)) for call() or cast() so that the actor
+//! handles its other messages while the handler is suspended (S22). Between two suspension
+//! points the handler still has State to itself, but State may change across a co_await, and a
+//! call it awaits is no wait for S21's cycle detection (A awaits B awaits A works). Exclusive
+//! handlers (S2) stay the default: while one is suspended nothing else runs on the actor, not
+//! even the resumption of an interleaved one.
+template <typename F>
+auto interleaved(F &&handler)
+{
+    return detail::Interleaved<std::decay_t<F>>{std::forward<F>(handler)};
+}
+
 namespace detail {
 //! The checks on State, made where State must be complete (S31: an Actor<Node> may be a member of
 //! Node, where Node is still incomplete).

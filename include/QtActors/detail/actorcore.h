@@ -92,26 +92,48 @@ public:
     //! runs it here without its context. Consumes the turn's reference. Any thread.
     void runWithoutContext() noexcept;
 
-    //! Called by the driver of a coroutine handler once its frame exists: the actor stays busy
-    //! until coroutineHandlerEnded().
-    void coroutineHandlerStarted() noexcept { m_busy = true; }
+    //! How a coroutine handler shares the actor: exclusive (S2, the default: it holds the
+    //! actor until its task ends) or interleaved (S22: the actor handles other messages while it
+    //! is suspended).
+    enum class HandlerMode : unsigned char { Exclusive, Interleaved };
+    //! A new identity for a coroutine handler about to start. Turn only.
+    std::uint64_t newHandlerId() noexcept { return ++m_lastHandlerId; }
+    //! Called by the driver of a coroutine handler once its frame exists. An exclusive handler
+    //! holds the actor until coroutineHandlerEnded(). Turn only.
+    void coroutineHandlerStarted(HandlerMode mode, std::uint64_t id) noexcept
+    {
+        if (mode == HandlerMode::Exclusive) {
+            m_busy = true;
+            m_exclusiveId = id;
+        } else {
+            ++m_liveInterleaved;
+        }
+    }
     //! The driver of a coroutine handler has ended. On the actor's turn it ends the handler at
-    //! once; elsewhere it queues `node` (kind HandlerEnd), for the turn to destroy the driver.
-    void coroutineHandlerEnded(ResumeNode &node) noexcept;
+    //! once; elsewhere it queues `node` (kind HandlerEnd or InterleavedEnd), for the turn to
+    //! destroy the driver.
+    void coroutineHandlerEnded(ResumeNode &node, HandlerMode mode) noexcept;
 
-    //! While alive, Calls awaited on this thread resume on `core`'s turn (the driver of one of
-    //! its coroutine handlers is starting). Thread-local; nests.
+    //! While alive, Calls awaited on this thread resume on `core`'s turn, on behalf of its
+    //! coroutine handler `id` (whose driver is starting or resumed). Thread-local; nests.
     class CoroutineHandlerScope
     {
     public:
-        explicit CoroutineHandlerScope(ActorCore *core) noexcept;
+        CoroutineHandlerScope(ActorCore *core, std::uint64_t id) noexcept;
         ~CoroutineHandlerScope();
         CoroutineHandlerScope(const CoroutineHandlerScope &) = delete;
         CoroutineHandlerScope &operator=(const CoroutineHandlerScope &) = delete;
 
     private:
         ActorCore *m_previous;
+        std::uint64_t m_previousId;
     };
+    //! The identity of the coroutine handler running on this thread now (with
+    //! currentCoroutineHandler()), or 0.
+    static std::uint64_t currentCoroutineHandlerId() noexcept;
+    //! True when the coroutine handler running on this thread now is `this` actor's exclusive
+    //! one, holding it. Turn only.
+    bool isHeldByCurrentHandler() const noexcept;
 
     QString displayName() const;
     CallStateBase::Owner owner() const;
@@ -159,6 +181,7 @@ private:
     void refuse(MessageBase *message) noexcept;
     MessageBase *popCounted() noexcept;
     std::uint64_t runResumptions(int &budget) noexcept;
+    std::uint64_t runResumptionList(ResumeNode *fifo, int &budget) noexcept;
     void finalize() noexcept;
     void completeStopWaiters() noexcept;
     bool lingerForMore(std::uint64_t finished, bool afterCast) noexcept;
@@ -188,7 +211,12 @@ private:
     MailboxTail m_outbox;
     std::atomic<ResumeNode *> m_resumes{nullptr}; // pending resumptions, or parkedMark()
     std::atomic<bool> m_contextLost{false};       // set once, when the context has ended
-    bool m_busy = false;                          // turn only: a coroutine handler holds the actor
+    bool m_busy = false;                          // turn only: an exclusive handler holds the actor
+    int m_liveInterleaved = 0;                    // turn only: interleaved handlers not ended
+    std::uint64_t m_lastHandlerId = 0;            // turn only
+    std::uint64_t m_exclusiveId = 0;              // turn only: the one holding the actor, if any
+    ResumeNode *m_heldHead = nullptr;             // turn only: resumptions of other handlers,
+    ResumeNode *m_heldTail = nullptr;             //   held while an exclusive handler holds (S2)
     void *m_stateAddress = nullptr;               // turn only (and the constructor)
     StopMessage m_stopNode;
     ActorCore *m_nextReady = nullptr; // link in a pool's ready queue (guarded by the pool)

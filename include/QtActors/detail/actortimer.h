@@ -120,12 +120,14 @@ private:
         State &s = *static_cast<State *>(state);
         if constexpr (CastHandler<State, F>::coroutine) {
             try {
-                const ActorCore::CoroutineHandlerScope scope(&core);
+                const std::uint64_t id = core.newHandlerId();
+                const ActorCore::CoroutineHandlerScope scope(&core, id);
                 // The frame holds the timer, and so the handler and its captures, until the task
                 // ends (S2); the handler runs again at the next tick.
                 auto self = Ref<TypedActorTimer>::share(this);
                 auto handler = [self](State &st) { return std::invoke(*self->m_f, st); };
-                drive<void>(core, std::move(handler), s, TimerSink{Ref<ActorTimer>::share(this)});
+                drive<void>(core, ActorCore::HandlerMode::Exclusive, id, std::move(handler), s,
+                            TimerSink{Ref<ActorTimer>::share(this)});
             } catch (...) {
                 core.logCastError(std::current_exception()); // no frame: nothing else will
                 endHandler();

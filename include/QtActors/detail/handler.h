@@ -13,6 +13,7 @@
 #include <QCoroTask>
 
 #include <coroutine>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <tuple>
@@ -101,6 +102,33 @@ struct DeducedReply<F, void> : ReplyParam<std::remove_cvref_t<typename SecondPar
 {
 };
 
+//! interleaved(h): a coroutine handler that lets the actor handle other messages while it is
+//! suspended (S22). Callable as h is; the messages recognise it by its type.
+template <typename F>
+struct Interleaved
+{
+    F handler;
+    template <typename S>
+    auto operator()(S &state) -> decltype(std::invoke(handler, state))
+    {
+        return std::invoke(handler, state);
+    }
+};
+template <typename F>
+struct IsInterleaved : std::false_type
+{
+};
+template <typename F>
+struct IsInterleaved<Interleaved<F>> : std::true_type
+{
+};
+template <typename F>
+constexpr ActorCore::HandlerMode modeOf() noexcept
+{
+    return IsInterleaved<F>::value ? ActorCore::HandlerMode::Interleaved
+                                   : ActorCore::HandlerMode::Exclusive;
+}
+
 enum class HandlerKind { Plain, Coroutine, WithReply, Invalid };
 
 template <typename State, typename F, typename R>
@@ -150,6 +178,9 @@ struct CallHandler
             static_assert(std::is_void_v<std::invoke_result_t<F &, State &, Reply<ReplyType>>>,
                           "QtActors: a handler taking a Reply<R> answers through it and returns void");
         }
+        static_assert(!IsInterleaved<F>::value || kind == HandlerKind::Coroutine,
+                      "QtActors: interleaved() takes a coroutine handler: "
+                      "QCoro::Task<R>(State &)");
         if constexpr (kind == HandlerKind::Plain && !std::is_same_v<R, Deduce>) {
             static_assert(std::is_void_v<R>
                                   || std::is_convertible_v<typename FromState<byState>::Produced, R>,
@@ -172,6 +203,9 @@ struct CastHandler
             static_assert(std::is_void_v<Returned> || std::is_same_v<Returned, QCoro::Task<void>>,
                           "QtActors: a cast() handler returns void or QCoro::Task<void>; "
                           "use call() to get a result back");
+            static_assert(!IsInterleaved<F>::value || std::is_same_v<Returned, QCoro::Task<void>>,
+                          "QtActors: interleaved() takes a coroutine handler: "
+                          "QCoro::Task<void>(State &)");
         }
         return true;
     }
@@ -191,9 +225,12 @@ struct DriverPromise
     // Constructed once the frame exists and the handler has moved into it: if either fails, the
     // exception leaves drive() and the actor was never marked busy.
     template <typename... A>
-    explicit DriverPromise(ActorCore &core, A &&...) noexcept : core(&core)
+    explicit DriverPromise(ActorCore &core, ActorCore::HandlerMode mode, std::uint64_t id,
+                           A &&...) noexcept
+        : core(&core), mode(mode)
     {
-        core.coroutineHandlerStarted();
+        endNode.handler = id;
+        core.coroutineHandlerStarted(mode, id);
     }
     Driver get_return_object() noexcept { return {}; }
     std::suspend_never initial_suspend() noexcept { return {}; }
@@ -206,7 +243,7 @@ struct DriverPromise
             // on: here when on the actor's turn, else by the turn (touch nothing after this call).
             ResumeNode &node = h.promise().endNode;
             node.handle = h;
-            h.promise().core->coroutineHandlerEnded(node);
+            h.promise().core->coroutineHandlerEnded(node, h.promise().mode);
         }
         void await_resume() noexcept { }
     };
@@ -215,6 +252,7 @@ struct DriverPromise
     void unhandled_exception() noexcept { std::terminate(); } // the driver catches everything
 
     ActorCore *core;
+    ActorCore::HandlerMode mode;
     ResumeNode endNode;
 };
 
@@ -241,7 +279,8 @@ struct CastSink
 #pragma GCC diagnostic ignored "-Wsubobject-linkage"
 #endif
 template <typename T, typename State, typename F, typename Sink>
-Driver drive(ActorCore &core, F handler, State &state, Sink sink)
+Driver drive(ActorCore &core, ActorCore::HandlerMode, std::uint64_t, F handler, State &state,
+             Sink sink)
 {
     try {
         auto task = std::invoke(handler, state);
@@ -278,8 +317,9 @@ public:
         State &s = *static_cast<State *>(state);
         try {
             if constexpr (CastHandler<State, F>::coroutine) {
-                const ActorCore::CoroutineHandlerScope scope(&core);
-                drive<void>(core, std::move(m_f), s, CastSink{});
+                const std::uint64_t id = core.newHandlerId();
+                const ActorCore::CoroutineHandlerScope scope(&core, id);
+                drive<void>(core, modeOf<F>(), id, std::move(m_f), s, CastSink{});
             } else {
                 std::invoke(m_f, s);
             }
@@ -324,8 +364,10 @@ public:
         State &s = *static_cast<State *>(state);
         if constexpr (Traits::kind == HandlerKind::Coroutine) {
             try {
-                const ActorCore::CoroutineHandlerScope scope(&core);
-                drive<Result>(core, std::move(*m_f), s, CallSink<Result>{callState()});
+                const std::uint64_t id = core.newHandlerId();
+                const ActorCore::CoroutineHandlerScope scope(&core, id);
+                drive<Result>(core, modeOf<F>(), id, std::move(*m_f), s,
+                              CallSink<Result>{callState()});
             } catch (...) {
                 // The frame could not be made, or the handler not moved into it.
                 this->fail(std::current_exception());

@@ -15,6 +15,7 @@
 #include <QtActors/detail/common.h>
 
 #include <coroutine>
+#include <cstdint>
 
 namespace QtActors::detail {
 
@@ -26,14 +27,16 @@ class ContextObject;
 struct ResumeNode
 {
     enum Kind : unsigned char {
-        Resume,     //!< resume `handle`
-        HandlerEnd, //!< `handle` is a finished handler's driver: destroy it, end the handler
+        Resume,         //!< resume `handle`
+        HandlerEnd,     //!< `handle` is a finished exclusive handler's driver: destroy it
+        InterleavedEnd, //!< the same for an interleaved handler (S22)
     };
     std::coroutine_handle<> handle;
     Kind kind = Resume;
     bool counted = false; //!< counted in the actor's work count (see ActorCore::wake)
     ResumeNode *next = nullptr;
     CallStateBase *call = nullptr; //!< the call whose handler awaited (isCancelled()), if any
+    std::uint64_t handler = 0;     //!< the actor's coroutine handler it belongs to (0: none)
 };
 
 class QTACTORS_EXPORT ResumeTarget
@@ -57,6 +60,7 @@ private:
     ActorCore *m_core = nullptr;        // holds a reference
     ContextObject *m_context = nullptr; // holds a reference
     CallStateBase *m_call = nullptr;    // holds a reference: the call being handled, if any
+    std::uint64_t m_handler = 0;        // with m_core: which of its coroutine handlers awaits
 };
 
 //! Runs node.handle on the calling thread, outside any actor's turn: at once when the thread is
