@@ -7,6 +7,7 @@
 #include "tuning_p.h"
 
 
+#include <QtCore/QStringList>
 #include <QtCore/QThread>
 
 #include <thread>
@@ -499,6 +500,81 @@ void ActorCore::coroutineHandlerEnded(ResumeNode &node, HandlerMode mode) noexce
     }
 }
 
+void ActorCore::lockWaits() const noexcept
+{
+    while (m_waitsLocked.exchange(true, std::memory_order_acquire))
+        cpuRelax();
+}
+
+bool ActorCore::beginWait(WaitEdge &edge, ActorCore *target, QString *cycle) noexcept
+{
+    // Link the edge first, then look: of two actors closing a cycle at the same moment, at least
+    // one sees the other's edge (both publish, then read, in sequentially consistent order).
+    edge.from = this;
+    edge.target = target;
+    edge.prev = nullptr;
+    lockWaits();
+    edge.next = m_waits.load(std::memory_order_relaxed);
+    if (edge.next)
+        edge.next->prev = &edge;
+    m_waits.store(&edge, std::memory_order_relaxed);
+    // Unlocking with a full barrier orders the link before the look at `target` below.
+    m_waitsLocked.exchange(false, std::memory_order_seq_cst);
+
+    // Follow what `target` waits for, breadth first. Most of the time it waits for nothing: one
+    // load. The cores are held by references taken under each actor's lock (an edge's target is
+    // alive while the edge is linked: its waiter holds the call, the call holds the core).
+    if (target != this && !target->m_waits.load(std::memory_order_seq_cst))
+        return true;
+    std::vector<Ref<ActorCore>> seen;
+    std::vector<int> parent;
+    seen.push_back(Ref<ActorCore>::share(target));
+    parent.push_back(-1);
+    int found = -1;
+    for (std::size_t i = 0; i < seen.size() && found < 0; ++i) {
+        ActorCore *x = seen[i].get();
+        if (x == this) {
+            found = int(i);
+            break;
+        }
+        x->lockWaits();
+        for (WaitEdge *e = x->m_waits.load(std::memory_order_relaxed); e; e = e->next) {
+            bool known = false;
+            for (const Ref<ActorCore> &r : seen)
+                known = known || r.get() == e->target;
+            if (!known && e->target->tryRef()) {
+                seen.push_back(Ref<ActorCore>::adopt(e->target));
+                parent.push_back(int(i));
+            }
+        }
+        x->unlockWaits();
+    }
+    if (found < 0)
+        return true;
+    endWait(edge);
+    if (cycle) {
+        QStringList names{displayName()};
+        QStringList path;
+        for (int i = found; i >= 0; i = parent[std::size_t(i)])
+            path.prepend(seen[std::size_t(i)]->displayName());
+        *cycle = (names + path).join(QStringLiteral(" → "));
+    }
+    return false;
+}
+
+void ActorCore::endWait(WaitEdge &edge) noexcept
+{
+    lockWaits();
+    if (edge.prev)
+        edge.prev->next = edge.next;
+    else
+        m_waits.store(edge.next, std::memory_order_relaxed);
+    if (edge.next)
+        edge.next->prev = edge.prev;
+    edge.next = edge.prev = nullptr;
+    unlockWaits();
+}
+
 void ActorCore::finalize() noexcept
 {
     if (m_stateAddress)
@@ -544,12 +620,14 @@ void ActorCore::logCastError(std::exception_ptr error) const noexcept
 
 QString ActorCore::displayName() const
 {
-    return CallStateBase::Owner{this, nullptr, m_name}.displayName();
+    if (!m_name.isEmpty())
+        return m_name;
+    return QStringLiteral("actor 0x%1").arg(quintptr(this), 0, 16);
 }
 
 CallStateBase::Owner ActorCore::owner() const
 {
-    return {this, m_scheduler->thread(), m_name, m_clock};
+    return {const_cast<ActorCore *>(this), this};
 }
 
 } // namespace QtActors::detail

@@ -64,12 +64,19 @@ void wakeSleepers(std::atomic<unsigned> &status) noexcept
 
 QString CallStateBase::Owner::displayName() const
 {
-    if (!name.isEmpty())
-        return name;
-    if (!core)
-        return QStringLiteral("(null)");
-    return QStringLiteral("actor 0x%1").arg(quintptr(core), 0, 16);
+    return core ? core->displayName() : QString::fromLatin1(what);
 }
+
+QThread *CallStateBase::Owner::thread() const noexcept
+{
+    return core ? core->scheduler()->thread() : nullptr;
+}
+
+Clock &CallStateBase::Owner::clock() const noexcept
+{
+    return core ? core->clock() : systemClock();
+}
+
 
 namespace {
 
@@ -89,7 +96,11 @@ private:
 
 } // namespace
 
-CallStateBase::~CallStateBase() = default;
+CallStateBase::~CallStateBase()
+{
+    if (m_owner.counted)
+        m_owner.counted->deref(); // may be the last reference on the actor's core
+}
 
 CallStateBase *CallStateBase::current() noexcept
 {
@@ -199,7 +210,7 @@ bool CallStateBase::setContinuation(Continuation *c) noexcept
                                             std::memory_order_acquire);
 }
 
-void CallStateBase::waitBlocking() noexcept
+void CallStateBase::waitBlocking()
 {
     auto &status = m_status;
     // Spin briefly first: a round trip to a thread that is awake takes a few microseconds, while
@@ -215,6 +226,24 @@ void CallStateBase::waitBlocking() noexcept
             cpuRelax();
         }
     }
+    // S21: a handler blocked here makes its actor wait for the answering one.
+    WaitEdge edge;
+    ActorCore *self = ActorCore::current();
+    if (self && m_owner.core) {
+        QString cycle;
+        if (!self->beginWait(edge, m_owner.core, &cycle))
+            throwCycle(cycle);
+    }
+    struct EndWait
+    {
+        ActorCore *self;
+        WaitEdge &edge;
+        ~EndWait()
+        {
+            if (self && edge.from)
+                self->endWait(edge);
+        }
+    } endWait{self, edge};
     unsigned expected = Pending;
     if (!status.compare_exchange_strong(expected, Blocking, std::memory_order_acq_rel,
                                         std::memory_order_acquire))
@@ -268,10 +297,10 @@ void CallStateBase::checkDeadlock() const
                                       "same actor's answer would never finish")
                                .arg(m_owner.displayName()));
     }
-    if (m_owner.thread && m_owner.thread == QThread::currentThread()) {
+    if (QThread *thread = m_owner.thread(); thread && thread == QThread::currentThread()) {
         throw Deadlock(QStringLiteral("QtActors: wait() on thread '%1' for actor '%2', whose "
                                       "handlers run on that thread, would never finish")
-                               .arg(m_owner.thread->objectName(), m_owner.displayName()));
+                               .arg(thread->objectName(), m_owner.displayName()));
     }
 }
 
@@ -294,18 +323,24 @@ void throwConsumedCall(const char *where)
                         .arg(QString::fromLatin1(where)));
 }
 
-bool CallStateBase::awaitWouldDeadlock() const noexcept
+bool CallStateBase::beginAwait(ActorCore *self, WaitEdge &edge, QString *cycle) noexcept
 {
-    ActorCore *handler = ActorCore::currentCoroutineHandler();
-    return handler && handler == m_owner.core && handler->isHeldByCurrentHandler();
+    return self->beginWait(edge, m_owner.core, cycle);
 }
 
-void CallStateBase::throwAwaitDeadlock() const
+void CallStateBase::endAwait(WaitEdge &edge) noexcept
 {
-    throw Deadlock(QStringLiteral("QtActors: co_await inside a coroutine handler of actor '%1' "
-                                  "for that same actor's answer would never finish: the handler "
-                                  "holds the actor until it ends")
-                           .arg(m_owner.displayName()));
+    edge.from->endWait(edge);
+}
+
+void CallStateBase::throwCycle(const QString &cycle)
+{
+    throw Deadlock(QStringLiteral("QtActors: this call would close a cycle of actors each waiting "
+                                  "on the next (%1) and never finish. An exclusive coroutine "
+                                  "handler, or one blocked in wait(), holds its actor while it "
+                                  "waits; interleaved() lets an actor handle other messages "
+                                  "meanwhile")
+                           .arg(cycle));
 }
 
 ResumeTarget ResumeTarget::current()
@@ -319,6 +354,7 @@ ResumeTarget ResumeTarget::current()
         core->ref();
         target.m_core = core;
         target.m_handler = ActorCore::currentCoroutineHandlerId();
+        target.m_holds = core->isHeldBy(target.m_handler);
     } else if (ContextObject *context = runsPoolTurns() ? nullptr : ContextObject::forCurrentThread()) {
         // (A pool's threads have an event dispatcher but never run its loop.)
         context->ref();
@@ -330,7 +366,8 @@ ResumeTarget ResumeTarget::current()
 ResumeTarget::ResumeTarget(ResumeTarget &&o) noexcept
     : m_core(std::exchange(o.m_core, nullptr)),
       m_context(std::exchange(o.m_context, nullptr)),
-      m_call(std::exchange(o.m_call, nullptr)), m_handler(std::exchange(o.m_handler, 0))
+      m_call(std::exchange(o.m_call, nullptr)), m_handler(std::exchange(o.m_handler, 0)),
+      m_holds(std::exchange(o.m_holds, false))
 {
 }
 
@@ -340,6 +377,7 @@ ResumeTarget &ResumeTarget::operator=(ResumeTarget &&o) noexcept
     std::swap(m_context, o.m_context);
     std::swap(m_call, o.m_call);
     std::swap(m_handler, o.m_handler);
+    std::swap(m_holds, o.m_holds);
     return *this;
 }
 

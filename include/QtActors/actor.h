@@ -274,7 +274,7 @@ private:
     }
     detail::CallStateBase::Owner owner() const
     {
-        return d ? d->owner() : detail::CallStateBase::Owner{nullptr, nullptr, QStringLiteral("(null)")};
+        return d ? d->owner() : detail::CallStateBase::Owner{nullptr, nullptr, "(null)"};
     }
     template <typename T>
     detail::Ref<detail::CallState<T>> newCallState() const

@@ -348,7 +348,7 @@ template <typename T>
 Call<T> asCall(QFuture<T> future)
 {
     auto state = detail::Ref<detail::CallState<T>>::adopt(
-            new detail::CallState<T>(detail::CallStateBase::Owner{nullptr, nullptr, QStringLiteral("QFuture")}));
+            new detail::CallState<T>(detail::CallStateBase::Owner{nullptr, nullptr, "QFuture"}));
     future.then(QtFuture::Launch::Sync,
                 [state](QFuture<T> f) {
                     try {

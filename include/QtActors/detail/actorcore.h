@@ -134,10 +134,19 @@ public:
     //! True when the coroutine handler running on this thread now is `this` actor's exclusive
     //! one, holding it. Turn only.
     bool isHeldByCurrentHandler() const noexcept;
+    //! True when handler `id` of this actor is the exclusive one holding it. Turn only.
+    bool isHeldBy(std::uint64_t id) const noexcept { return m_busy && m_exclusiveId == id; }
+
+    //! S21: records that this actor now waits for `target`, unless that closes a cycle of actors
+    //! each waiting on the next: then nothing is recorded, `cycle` names the actors in order
+    //! ("A → B → A") and the result is false. Any thread; the edge stays linked until endWait().
+    bool beginWait(WaitEdge &edge, ActorCore *target, QString *cycle) noexcept;
+    void endWait(WaitEdge &edge) noexcept;
 
     QString displayName() const;
     CallStateBase::Owner owner() const;
     Scheduler *scheduler() const noexcept { return m_scheduler.get(); }
+    Clock &clock() const noexcept { return *m_clock; }
     //! S8: an exception escaped a cast handler.
     void logCastError(std::exception_ptr error) const noexcept;
     //! A Reply handler threw after it had answered: nobody can receive the error, so it is logged.
@@ -184,6 +193,8 @@ private:
     std::uint64_t runResumptionList(ResumeNode *fifo, int &budget) noexcept;
     void finalize() noexcept;
     void completeStopWaiters() noexcept;
+    void lockWaits() const noexcept;
+    void unlockWaits() const noexcept { m_waitsLocked.store(false, std::memory_order_release); }
     bool lingerForMore(std::uint64_t finished, bool afterCast) noexcept;
 
     // Layout: the fields senders write come first, the fields only the turn writes come last,
@@ -215,6 +226,8 @@ private:
     int m_liveInterleaved = 0;                    // turn only: interleaved handlers not ended
     std::uint64_t m_lastHandlerId = 0;            // turn only
     std::uint64_t m_exclusiveId = 0;              // turn only: the one holding the actor, if any
+    std::atomic<WaitEdge *> m_waits{nullptr};     // S21: what this actor waits for (any thread,
+    mutable std::atomic<bool> m_waitsLocked{false}; //   under this spin lock)
     ResumeNode *m_heldHead = nullptr;             // turn only: resumptions of other handlers,
     ResumeNode *m_heldTail = nullptr;             //   held while an exclusive handler holds (S2)
     void *m_stateAddress = nullptr;               // turn only (and the constructor)

@@ -40,18 +40,26 @@ protected:
 class QTACTORS_EXPORT CallStateBase : public RefCounted
 {
 public:
-    //! Who answers: used for Deadlock detection and error messages only; never dereferenced
-    //! except for the name, which is copied.
+    //! Who answers. The call state holds a reference on the actor's core (its memory, not a
+    //! handle), so that what() can name it and S21 can follow what it waits for, safely, for as
+    //! long as the call exists. Calls that no actor answers (a null handle, asCall()) name what
+    //! they are instead.
     struct Owner
     {
-        const void *core = nullptr;
-        QThread *thread = nullptr;
-        QString name;           // empty: unnamed; displayName() makes one up from the address
-        Clock *clock = nullptr; // the clock of the answerer's executor (deadlines); null: system
+        ActorCore *core = nullptr;
+        const RefCounted *counted = nullptr; // core, as what holds the reference (inline ref())
+        const char *what = "(null)";         // when core is null
         QString displayName() const;
+        //! The thread every handler of the actor runs on, or nullptr (compared only).
+        QThread *thread() const noexcept;
+        Clock &clock() const noexcept;
     };
 
-    explicit CallStateBase(Owner owner) : m_owner(std::move(owner)) { }
+    explicit CallStateBase(Owner owner) noexcept : m_owner(owner)
+    {
+        if (m_owner.counted)
+            m_owner.counted->ref();
+    }
 
     static constexpr std::int64_t NoDeadline = INT64_MAX;
 
@@ -85,7 +93,8 @@ public:
     //! Registers the continuation; false (and nothing registered) if the answer is already there.
     bool setContinuation(Continuation *c) noexcept;
     //! Blocks the calling thread until published, or until the deadline (then: Timeout).
-    void waitBlocking() noexcept;
+    //! \throws Deadlock when a handler waiting here would close a cycle of waiting actors (S21).
+    void waitBlocking();
     //! The consumer lets go without reading: an error answer is logged instead of being lost.
     void abandon() noexcept;
     //! The error answer, if any. Consumer only, after isReady().
@@ -143,11 +152,12 @@ public:
     //! wait(): throws Deadlock when the calling thread is the context that has to produce the
     //! answer (S11).
     void checkDeadlock() const;
-    //! co_await inside a coroutine handler of the actor that has to produce the answer (the
-    //! awaiter checked that): true when the handler holds the actor, so the answer could never
-    //! come. throwAwaitDeadlock() throws the Deadlock that says so.
-    bool awaitWouldDeadlock() const noexcept;
-    [[noreturn]] void throwAwaitDeadlock() const;
+    //! S21, co_await inside the exclusive coroutine handler holding actor `self`: records that
+    //! `self` waits for the answering actor (owner().core, not null), unless that would close a
+    //! cycle of actors each waiting on the next: then false, and what the cycle is.
+    bool beginAwait(ActorCore *self, WaitEdge &edge, QString *cycle) noexcept;
+    static void endAwait(WaitEdge &edge) noexcept;
+    [[noreturn]] static void throwCycle(const QString &cycle);
 
 protected:
     ~CallStateBase() override;
@@ -161,7 +171,7 @@ protected:
 private:
     enum Status : unsigned { Pending, Waiting, Blocking, Abandoned, Ready };
     void logLostError() const noexcept;
-    Clock &clock() const noexcept { return m_owner.clock ? *m_owner.clock : systemClock(); }
+    Clock &clock() const noexcept { return m_owner.clock(); }
     void armTimeoutEntry() noexcept;
     bool expireIfPast() noexcept;
 
@@ -232,17 +242,17 @@ class CallAwaiter final : public Continuation
 {
 public:
     explicit CallAwaiter(Ref<CallState<T>> state) : m_state(std::move(state)) { }
-    CallAwaiter(CallAwaiter &&) = default;
+    CallAwaiter(CallAwaiter &&) = default; // (before the await: nothing is linked yet)
 
     bool await_ready() const noexcept { return m_state->isReady(); }
     bool await_suspend(std::coroutine_handle<> h)
     {
         m_node.handle = h;
         m_target = ResumeTarget::current();
-        if (m_target.actor() && m_target.actor() == m_state->owner().core
-            && m_state->awaitWouldDeadlock()) {
-            m_deadlock = true; // thrown by await_resume(), without suspending
-            return false;
+        if (m_target.holdsActor() && m_state->owner().core) { // an exclusive handler waits (S21)
+            if (!m_state->beginAwait(m_target.actor(), m_edge, &m_cycle))
+                return false; // it would never finish: await_resume() throws Deadlock
+            m_waiting = true;
         }
         m_state->armTimeout();
         // false: the answer arrived meanwhile; continue without suspending.
@@ -250,9 +260,18 @@ public:
     }
     T await_resume()
     {
-        if (m_deadlock)
-            m_state->throwAwaitDeadlock();
+        if (m_waiting) {
+            m_waiting = false;
+            CallStateBase::endAwait(m_edge);
+        }
+        if (!m_cycle.isEmpty())
+            CallStateBase::throwCycle(m_cycle);
         return m_state->take();
+    }
+    ~CallAwaiter()
+    {
+        if (m_waiting) // (a frame destroyed while suspended)
+            CallStateBase::endAwait(m_edge);
     }
 
     void resume() noexcept override { m_target.resume(m_node); }
@@ -261,7 +280,9 @@ private:
     Ref<CallState<T>> m_state;
     ResumeNode m_node;
     ResumeTarget m_target;
-    bool m_deadlock = false;
+    WaitEdge m_edge;
+    bool m_waiting = false;
+    QString m_cycle; // not empty: the Deadlock to throw
 };
 
 } // namespace QtActors::detail

@@ -39,6 +39,18 @@ struct ResumeNode
     std::uint64_t handler = 0;     //!< the actor's coroutine handler it belongs to (0: none)
 };
 
+//! S21: one edge of the wait-for graph, "this actor waits for `target`" (an exclusive coroutine
+//! handler suspended on a call `target` must answer, or a handler blocked in wait() on one).
+//! Lives in the waiting awaiter, or on the blocked thread's stack; linked into the waiting
+//! actor's list while it waits.
+struct WaitEdge
+{
+    ActorCore *from = nullptr; // the waiting actor, whose list it is linked into
+    ActorCore *target = nullptr;
+    WaitEdge *next = nullptr;
+    WaitEdge *prev = nullptr;
+};
+
 class QTACTORS_EXPORT ResumeTarget
 {
 public:
@@ -50,8 +62,11 @@ public:
     ResumeTarget(const ResumeTarget &) = delete;
     ResumeTarget &operator=(const ResumeTarget &) = delete;
     ~ResumeTarget();
-    //! The actor whose turn the coroutine continues on, or nullptr.
+    //! The actor whose turn the coroutine continues on, or nullptr; and which of its handlers.
     ActorCore *actor() const noexcept { return m_core; }
+    std::uint64_t handler() const noexcept { return m_handler; }
+    //! True when the awaiting handler is the exclusive one holding actor() (it then waits, S21).
+    bool holdsActor() const noexcept { return m_holds; }
     //! Resumes node.handle there. Any thread; once. node must stay valid until it has run (it
     //! lives in the suspended frame, so it does).
     void resume(ResumeNode &node) noexcept;
@@ -61,6 +76,7 @@ private:
     ContextObject *m_context = nullptr; // holds a reference
     CallStateBase *m_call = nullptr;    // holds a reference: the call being handled, if any
     std::uint64_t m_handler = 0;        // with m_core: which of its coroutine handlers awaits
+    bool m_holds = false;               // ... and whether it is the exclusive one holding it
 };
 
 //! Runs node.handle on the calling thread, outside any actor's turn: at once when the thread is
