@@ -142,6 +142,15 @@ ActorCore::ActorCore(const Options &options)
     m_inbox.attach(m_outbox);
     m_throughput = options.throughput > 0 ? options.throughput : m_scheduler->defaultThroughput();
     m_linger = m_scheduler->linger();
+    if (options.mailboxCapacity > 0) {
+        if (options.mailboxCapacity > FlowControl::MaxCapacity)
+            qCWarning(lcQtActors, "QtActors: actor '%s': mailboxCapacity %lld is taken as %lld",
+                      qUtf8Printable(displayName()),
+                      static_cast<long long>(options.mailboxCapacity),
+                      static_cast<long long>(FlowControl::MaxCapacity));
+        m_extras.store(new Extras(options.mailboxCapacity, options.overflow),
+                       std::memory_order_relaxed);
+    }
     m_scheduler->attach(this);
     Registry::instance().add(this);
 }
@@ -160,6 +169,7 @@ ActorCore::~ActorCore()
         Registry::instance().remove(this);
         m_scheduler->detach(this);
     }
+    delete m_extras.load(std::memory_order_relaxed);
 }
 
 void ActorCore::releaseHandle() noexcept
@@ -183,11 +193,22 @@ bool ActorCore::tryAddHandle() noexcept
 
 void ActorCore::send(MessageBase *message) noexcept
 {
+    // Unbounded actors (no extras, or a capacity of 0) pay this one load and nothing else.
+    if (Extras *x = m_extras.load(std::memory_order_acquire);
+        x && x->flow.capacity() > 0 && message->isBounded()) {
+        sendBounded(x, message);
+        return;
+    }
+    sendCounted(message);
+}
+
+bool ActorCore::sendCounted(MessageBase *message) noexcept
+{
     std::uint64_t old = m_state.load(std::memory_order_relaxed);
     do {
         if (old & Closed) {
             refuse(message);
-            return;
+            return false;
         }
     } while (!m_state.compare_exchange_weak(old, old + One, std::memory_order_acq_rel,
                                             std::memory_order_relaxed));
@@ -196,6 +217,164 @@ void ActorCore::send(MessageBase *message) noexcept
         ref(); // the turn token
         scheduleTurn();
     }
+    return true;
+}
+
+void ActorCore::sendBounded(Extras *x, MessageBase *message) noexcept
+{
+    if (isClosed()) {
+        refuse(message); // stopped comes first: ActorStopped, not MailboxFull
+        return;
+    }
+    const bool cast = message->isCast();
+    if (x->flow.admit(cast) == FlowControl::Admission::Refused) {
+        refuseFull(x, message);
+        return;
+    }
+    if (!sendCounted(message))
+        x->flow.cancel(cast);
+}
+
+void ActorCore::refuseFull(Extras *x, MessageBase *message) noexcept
+{
+    x->flow.countDropped();
+    if (message->isCast()) {
+        qCWarning(lcQtActors, "QtActors: actor '%s': the mailbox is full (%lld waiting); a cast "
+                  "was dropped", qUtf8Printable(displayName()),
+                  static_cast<long long>(x->flow.capacity()));
+    } else {
+        try {
+            message->refuseWith(std::make_exception_ptr(MailboxFull(
+                    QStringLiteral("QtActors: actor '%1': the mailbox is full (%2 waiting); the "
+                                   "call was refused")
+                            .arg(displayName())
+                            .arg(x->flow.capacity()))));
+        } catch (...) {
+            message->refuseWith(std::current_exception());
+        }
+    }
+    message->dispose();
+}
+
+Extras *ActorCore::ensureExtras() noexcept
+{
+    if (Extras *x = m_extras.load(std::memory_order_acquire))
+        return x;
+    auto *made = new (std::nothrow) Extras(0, Overflow::Reject);
+    if (!made)
+        return nullptr;
+    Extras *expected = nullptr;
+    if (m_extras.compare_exchange_strong(expected, made, std::memory_order_acq_rel))
+        return made;
+    delete made; // another sender made them first
+    return expected;
+}
+
+void ActorCore::sendLatest(LatestMessageBase *message) noexcept
+{
+    Extras *x = ensureExtras();
+    if (!x) { // no memory for the table: a plain cast then
+        send(message);
+        return;
+    }
+    const bool bounded = x->flow.capacity() > 0;
+    if (isClosed()) {
+        refuse(message);
+        return;
+    }
+    if (bounded && x->flow.admit(true) == FlowControl::Admission::Refused) {
+        refuseFull(x, message); // the one waiting, if any, stays: it is the newest that fits
+        return;
+    }
+    if (x->latest.supersede(message) && bounded)
+        x->flow.cancel(true); // the superseded one will not run: its room is free again
+    if (!sendCounted(message)) {
+        x->latest.forget(message);
+        if (bounded)
+            x->flow.cancel(true);
+    }
+}
+
+void ActorCore::sendWhenRoom(MessageBase *message, Ref<CallState<void>> accepted) noexcept
+{
+    Extras *x = extras();
+    if (!x || x->flow.capacity() == 0) { // unbounded: there is always room
+        if (sendCounted(message))
+            accepted->complete();
+        else
+            accepted->fail(stoppedError(this));
+        return;
+    }
+    if (isClosed()) {
+        refuse(message);
+        accepted->fail(stoppedError(this));
+        return;
+    }
+    auto *waiter = new (std::nothrow) FlowControl::Waiter{message, accepted};
+    if (!waiter) {
+        refuseFull(x, message);
+        accepted->fail(std::make_exception_ptr(std::bad_alloc()));
+        return;
+    }
+    bool closed = false;
+    if (x->flow.enqueueUnlessRoom(waiter, &closed)) {
+        if (closed) {
+            delete waiter;
+            refuse(message);
+            accepted->fail(stoppedError(this));
+        }
+        return; // it waits: the turn that frees room admits it
+    }
+    delete waiter; // admitted at once
+    if (sendCounted(message)) {
+        accepted->complete();
+    } else {
+        x->flow.cancel(true);
+        accepted->fail(stoppedError(this));
+    }
+}
+
+qsizetype ActorCore::boundedWaiting() const noexcept
+{
+    const Extras *x = extras();
+    return x && x->flow.capacity() > 0 ? x->flow.waiting() : -1;
+}
+
+quint64 ActorCore::droppedByBound() const noexcept
+{
+    const Extras *x = extras();
+    return x ? x->flow.dropped() : 0;
+}
+
+bool ActorCore::startBounded(Extras *x, MessageBase *message) noexcept
+{
+    if (LatestMessageBase *latest = message->asLatest(); latest && !x->latest.start(latest))
+        return false; // superseded by a newer one with an equal key: dropped unrun (S25)
+    if (x->flow.capacity() == 0)
+        return true;
+    if (x->flow.start(message->isCast())) {
+        // DropOldest made room with this one, the oldest waiting cast (S23).
+        x->flow.countDropped();
+        qCWarning(lcQtActors, "QtActors: actor '%s': the mailbox was full (%lld waiting); the "
+                  "oldest waiting cast was dropped", qUtf8Printable(displayName()),
+                  static_cast<long long>(x->flow.capacity()));
+        return false;
+    }
+    if (x->flow.hasWaiters()) {
+        // Room was freed: senders waiting for it come in, in order (S24).
+        for (FlowControl::Waiter *w = x->flow.admitWaiters(); w;) {
+            FlowControl::Waiter *next = w->next;
+            if (sendCounted(w->message)) {
+                w->accepted->complete();
+            } else {
+                x->flow.cancel(true);
+                w->accepted->fail(stoppedError(this));
+            }
+            delete w;
+            w = next;
+        }
+    }
+    return true;
 }
 
 void ActorCore::refuse(MessageBase *message) noexcept
@@ -231,6 +410,16 @@ void ActorCore::requestStop(Ref<CallState<void>> waiter)
             return;
     } while (!m_state.compare_exchange_weak(old, (old | Closed) + One, std::memory_order_acq_rel,
                                             std::memory_order_relaxed));
+    if (Extras *x = extras()) { // senders waiting for room: the actor stopped first (S24)
+        for (FlowControl::Waiter *w = x->flow.closeWaiters(); w;) {
+            FlowControl::Waiter *next = w->next;
+            w->message->drop(this);
+            w->message->dispose();
+            w->accepted->fail(stoppedError(this));
+            delete w;
+            w = next;
+        }
+    }
     m_inbox.push(&m_stopNode);
     if ((old >> 1) == 0) {
         ref();
@@ -348,6 +537,12 @@ void ActorCore::runTurn() noexcept
                 break; // resumptions first
             --available;
             --budget;
+            if (Extras *x = m_extras.load(std::memory_order_relaxed);
+                x && message->isBounded() && !startBounded(x, message)) {
+                message->dispose(); // superseded, or dropped to make room (logged)
+                ++finished;
+                continue;
+            }
             if ((!m_stateAddress || lost) && message->needsState()) {
                 refuse(message); // State failed to build, or no context to run on
                 ++finished;

@@ -146,6 +146,53 @@ public:
             send(new detail::CastMessage<State, H>(std::forward<F>(handler)));
     }
 
+    //! A cast that waits for room in a bounded mailbox (S24): `handler` is queued as soon as the
+    //! bound allows, and the Call finishes then (at once when there is room, or the mailbox is
+    //! unbounded); ActorStopped if the actor stops first. It waits whatever the overflow policy
+    //! (it never makes DropOldest drop), and senders waiting for room are admitted first come,
+    //! first served. co_await it to slow a producer down to the actor's pace, or wait() on it
+    //! from a worker thread; a waiting producer costs no thread. handler: as for cast().
+    template <typename F>
+    [[nodiscard]] Call<void> castWhenRoom(F &&handler) const
+    {
+        using H = std::decay_t<F>;
+        static_assert(detail::CastHandler<State, H>::check());
+        auto accepted = newCallState<void>();
+        if constexpr (std::is_invocable_v<H &, State &>) {
+            auto *message = new detail::CastMessage<State, H>(std::forward<F>(handler));
+            if (d) {
+                d->sendWhenRoom(message, accepted);
+            } else {
+                send(message); // a null handle: dropped and logged
+                accepted->fail(detail::stoppedError(nullptr));
+            }
+        }
+        return Call<void>(std::move(accepted));
+    }
+
+    //! A cast that only the newest of its key runs (S25): if a castLatest() with an equal key
+    //! (== and qHash) still waits, not started, it is dropped, and this one goes to the end of
+    //! the queue. For updates where only the latest value matters (a slider, search-as-you-type).
+    //! In every other respect a cast (handler forms, S8, DropOldest).
+    template <typename Key, typename F>
+    void castLatest(Key key, F &&handler) const
+    {
+        using H = std::decay_t<F>;
+        static_assert(detail::CastHandler<State, H>::check());
+        static_assert(requires(const Key &k) {
+            { k == k } -> std::convertible_to<bool>;
+            qHash(k);
+        }, "QtActors: castLatest(key, …) needs a key with == and qHash (ints, QString, enums, …)");
+        if constexpr (std::is_invocable_v<H &, State &>) {
+            auto *message = new detail::LatestMessage<State, Key, H>(std::move(key),
+                                                                     std::forward<F>(handler));
+            if (d)
+                d->sendLatest(message);
+            else
+                send(message);
+        }
+    }
+
     //! Casts `handler` once, `delay` from now (S18): exceptions are logged as for cast (S8).
     //! Cancel it with the returned Timer (or by destroying it). The timer does not keep the
     //! actor alive; it ends with the actor. handler: as for cast().

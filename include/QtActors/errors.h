@@ -61,4 +61,13 @@ public:
     Timeout *clone() const override;
 };
 
+//! A call refused by a full bounded mailbox (S23, Options::mailboxCapacity).
+class QTACTORS_EXPORT MailboxFull : public Error
+{
+public:
+    using Error::Error;
+    void raise() const override;
+    MailboxFull *clone() const override;
+};
+
 } // namespace QtActors

@@ -36,6 +36,7 @@
 #pragma once
 
 #include <QtActors/detail/callstate.h>
+#include <QtActors/detail/flowcontrol.h>
 #include <QtActors/detail/mailbox.h>
 #include <QtActors/detail/resumption.h>
 #include <QtActors/detail/scheduler.h>
@@ -73,6 +74,16 @@ public:
     //! Queues a message, or refuses it (drop() and a log line) when the actor is closed.
     //! Takes ownership. Any thread; never blocks.
     void send(MessageBase *message) noexcept;
+    //! castLatest() (S25): queues `message` (a LatestMessageBase), superseding a waiting one
+    //! with an equal key. Any thread; never blocks.
+    void sendLatest(LatestMessageBase *message) noexcept;
+    //! castWhenRoom() (S24): queues `message` as soon as the bound allows (at once when
+    //! unbounded), then completes `accepted`; ActorStopped if the actor closes first.
+    void sendWhenRoom(MessageBase *message, Ref<CallState<void>> accepted) noexcept;
+    //! Messages waiting that will run, when bounded; -1 when unbounded. Any thread (a snapshot).
+    qsizetype boundedWaiting() const noexcept;
+    //! Messages refused or dropped by the bound (S23; S28 will show it). Any thread.
+    quint64 droppedByBound() const noexcept;
     //! Closes the actor; `waiter` (may be null) completes once State is destroyed. Any thread.
     void requestStop(Ref<CallState<void>> waiter = {});
     bool isClosed() const noexcept { return m_state.load(std::memory_order_acquire) & Closed; }
@@ -179,6 +190,7 @@ private:
         void run(ActorCore &, void *) override { }
         void drop(const ActorCore *) noexcept override { }
         bool needsState() const noexcept override { return false; }
+        bool isBounded() const noexcept override { return false; }
     };
     friend class PoolScheduler;
     friend class Registry;
@@ -188,6 +200,14 @@ private:
 
     void scheduleTurn() noexcept;
     void refuse(MessageBase *message) noexcept;
+    //! The counted push (the protocol at the top of this file); false (refused) when closed.
+    bool sendCounted(MessageBase *message) noexcept;
+    void sendBounded(Extras *extras, MessageBase *message) noexcept;
+    void refuseFull(Extras *extras, MessageBase *message) noexcept;
+    Extras *extras() const noexcept { return m_extras.load(std::memory_order_acquire); }
+    Extras *ensureExtras() noexcept;
+    //! The turn is about to run a bounded message: false when flow control drops it instead.
+    bool startBounded(Extras *extras, MessageBase *message) noexcept;
     MessageBase *popCounted() noexcept;
     std::uint64_t runResumptions(int &budget) noexcept;
     std::uint64_t runResumptionList(ResumeNode *fifo, int &budget) noexcept;
@@ -218,6 +238,7 @@ private:
     ActorCore *m_registryNext = nullptr;
     QBasicMutex m_stopMutex; // 8 bytes; rarely contended (its inline fast path is what TSan sees)
     std::unique_ptr<std::vector<Ref<CallState<void>>>> m_stopWaiters; // rare: made on demand
+    std::atomic<Extras *> m_extras{nullptr}; // bounded or coalescing actors only (flowcontrol.h)
     // Turn side: touched by the turn, and by wake() once per resumption.
     MailboxTail m_outbox;
     std::atomic<ResumeNode *> m_resumes{nullptr}; // pending resumptions, or parkedMark()

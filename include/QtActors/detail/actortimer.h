@@ -73,6 +73,7 @@ private:
         void dispose() noexcept override { m_owner->tickDisposed(); }
         bool isCast() const noexcept override { return true; }
         bool logsRefusal() const noexcept override { return false; } // the timer ended with its actor
+        bool isBounded() const noexcept override { return false; }
 
     private:
         ActorTimer *m_owner;

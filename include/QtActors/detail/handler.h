@@ -335,6 +335,29 @@ private:
     F m_f;
 };
 
+//! castLatest(key, h): a cast that a newer one with an equal key supersedes while it waits (S25).
+template <typename State, typename Key, typename F>
+class LatestMessage final : public LatestMessageBase
+{
+public:
+    template <typename K, typename G>
+    LatestMessage(K &&key, G &&f) : m_key(std::forward<K>(key)), m_f(std::forward<G>(f))
+    {
+    }
+    void run(ActorCore &core, void *state) override { m_f.run(core, state); }
+    void drop(const ActorCore *core) noexcept override { m_f.drop(core); }
+    std::size_t keyHash() const noexcept override { return std::size_t(qHash(m_key)); }
+    bool sameKey(const LatestMessageBase &other) const noexcept override
+    {
+        const auto *o = dynamic_cast<const LatestMessage *>(&other);
+        return o && o->m_key == m_key;
+    }
+
+private:
+    Key m_key;
+    CastMessage<State, F> m_f; // (its own base is unused: it only runs the handler)
+};
+
 //! A call message and its CallState in one allocation. The mailbox's reference is given back by
 //! dispose(), which first destroys the handler (and its captures); the Call, a Reply or a
 //! running coroutine handler may keep the CallState part alive after that.
@@ -395,6 +418,7 @@ public:
         }
     }
     void drop(const ActorCore *core) noexcept override { this->fail(stoppedError(core)); }
+    void refuseWith(std::exception_ptr error) noexcept override { this->fail(std::move(error)); }
     void dispose() noexcept override
     {
         m_f.reset();
@@ -425,6 +449,7 @@ public:
     }
     void drop(const ActorCore *) noexcept override { }
     bool needsState() const noexcept override { return false; }
+    bool isBounded() const noexcept override { return false; }
 
 private:
     std::tuple<Args...> m_args;

@@ -8,11 +8,13 @@
 
 #include <atomic>
 #include <cstddef>
+#include <exception>
 #include <new>
 
 namespace QtActors::detail {
 
 class ActorCore;
+class LatestMessageBase;
 
 //! Memory for messages, recycled between the threads that send and handle them (see
 //! src/messagememory.cpp). Any thread.
@@ -39,6 +41,14 @@ public:
     //! False for messages whose refusal is expected and says nothing (a timer's tick to an actor
     //! that has ended: the timer ends with it).
     virtual bool logsRefusal() const noexcept { return true; }
+    //! False for the library's own messages, which a bounded mailbox never counts nor refuses
+    //! (stop, emplace's construction, timer ticks).
+    virtual bool isBounded() const noexcept { return true; }
+    //! Refused for another reason than a stopped actor (a full mailbox): a call fails with
+    //! `error`; a cast has nobody to tell (the refusal is logged). dispose() follows.
+    virtual void refuseWith(std::exception_ptr error) noexcept { static_cast<void>(error); }
+    //! The castLatest() message this is, or nullptr.
+    virtual LatestMessageBase *asLatest() noexcept { return nullptr; }
 
     // Every message (and a call's answer, which shares its block) lives in recycled memory.
     static void *operator new(std::size_t size) { return allocateMessage(size); }
@@ -128,6 +138,7 @@ private:
     {
         void run(ActorCore &, void *) override { }
         void drop(const ActorCore *) noexcept override { }
+        bool isBounded() const noexcept override { return false; }
     };
 
     MessageBase *m_tail;

@@ -1,0 +1,133 @@
+// Flow control (S23–S25): what an actor keeps only when it is bounded or coalesces. An unbounded
+// actor that never calls castLatest() has none of it (ActorCore::m_extras stays null), so its
+// sends pay one load of a read-mostly pointer and no atomic operation.
+//
+//   FlowControl — the bound (S23) and the senders waiting for room (S24). One 64-bit word counts
+//                 the messages waiting that were admitted, the casts among them, and the casts
+//                 doomed by DropOldest (dropped when the turn reaches them, oldest first): a
+//                 bounded send costs one CAS on it, the turn one more when it starts a message.
+//   LatestTable — the castLatest() messages still waiting, by key (S25).
+//
+// Thread contract: admit(), cancel(), the waiters and the table are thread-safe; start() and
+// admitWaiters() run on the actor's turn.
+#pragma once
+
+#include <QtActors/detail/callstate.h>
+#include <QtActors/detail/mailbox.h>
+#include <QtActors/options.h>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <unordered_map>
+
+namespace QtActors::detail {
+
+class QTACTORS_EXPORT FlowControl
+{
+public:
+    //! The largest capacity the counting word can hold.
+    static constexpr qsizetype MaxCapacity = (qsizetype(1) << 21) - 1;
+
+    FlowControl(qsizetype capacity, Overflow overflow) noexcept;
+    qsizetype capacity() const noexcept { return m_capacity; }
+
+    enum class Admission { Admitted, DroppingOldest, Refused };
+    //! A sender's message asks for room. DroppingOldest: admitted, and the oldest waiting cast
+    //! is doomed (the turn drops it). `strict`: only with room to spare (castWhenRoom never makes
+    //! DropOldest drop). Any thread; one CAS.
+    Admission admit(bool isCast, bool strict = false) noexcept;
+    //! An admitted message that will not run after all (the actor was closed meanwhile, or a
+    //! newer castLatest superseded it). Any thread.
+    void cancel(bool isCast) noexcept;
+    //! The turn starts a message that was admitted: true when it is a cast doomed by DropOldest
+    //! (the turn drops it instead). Turn only.
+    bool start(bool isCast) noexcept;
+    //! Messages waiting that will run. Any thread (a snapshot).
+    qsizetype waiting() const noexcept;
+
+    // --- castWhenRoom (S24) ---
+    struct Waiter
+    {
+        MessageBase *message;
+        Ref<CallState<void>> accepted;
+        Waiter *next = nullptr;
+    };
+    //! Queues `waiter` unless there is room and nobody waits before it: then admits it and
+    //! returns false (the caller sends it). Refuses (returns true, waiter untouched, *closed
+    //! set) once the actor has closed. Any thread.
+    bool enqueueUnlessRoom(Waiter *waiter, bool *closed) noexcept;
+    //! The waiters that fit now, in order, admitted; the turn sends them. Turn only.
+    Waiter *admitWaiters() noexcept;
+    bool hasWaiters() const noexcept { return m_hasWaiters.load(std::memory_order_seq_cst); }
+    //! The actor has closed: every waiter, for the caller to fail; later ones are refused.
+    Waiter *closeWaiters() noexcept;
+
+    // --- Counting (S28 will show it) ---
+    void countDropped() noexcept { m_dropped.fetch_add(1, std::memory_order_relaxed); }
+    quint64 dropped() const noexcept { return m_dropped.load(std::memory_order_relaxed); }
+
+private:
+    static constexpr int Bits = 21;
+    static constexpr std::uint64_t Field = (std::uint64_t(1) << Bits) - 1;
+    static std::uint64_t waitingOf(std::uint64_t w) noexcept { return w & Field; }
+    static std::uint64_t castsOf(std::uint64_t w) noexcept { return (w >> Bits) & Field; }
+    static std::uint64_t doomedOf(std::uint64_t w) noexcept { return (w >> (2 * Bits)) & Field; }
+    static constexpr std::uint64_t OneWaiting = 1;
+    static constexpr std::uint64_t OneCast = std::uint64_t(1) << Bits;
+    static constexpr std::uint64_t OneDoomed = std::uint64_t(1) << (2 * Bits);
+
+    const qsizetype m_capacity;
+    const Overflow m_overflow;
+    std::atomic<std::uint64_t> m_word{0};
+    std::atomic<quint64> m_dropped{0};
+    std::mutex m_mutex; // the waiters
+    Waiter *m_head = nullptr;
+    Waiter *m_tail = nullptr;
+    bool m_closed = false;
+    std::atomic<bool> m_hasWaiters{false};
+};
+
+//! A castLatest() message: a cast with a key. (Its typed subclass lives in handler.h.)
+class QTACTORS_EXPORT LatestMessageBase : public MessageBase
+{
+public:
+    LatestMessageBase *asLatest() noexcept override { return this; }
+    bool isCast() const noexcept override { return true; }
+    //! The key's qHash.
+    virtual std::size_t keyHash() const noexcept = 0;
+    //! True when `other` has the same key type and an equal key.
+    virtual bool sameKey(const LatestMessageBase &other) const noexcept = 0;
+
+private:
+    friend class LatestTable;
+    bool m_superseded = false; // guarded by the table's mutex
+};
+
+//! The castLatest() messages waiting, by key: a newer one with an equal key supersedes the one
+//! waiting. Thread-safe.
+class QTACTORS_EXPORT LatestTable
+{
+public:
+    //! Registers `message` (admitted, not yet queued). Returns the message it supersedes, or
+    //! nullptr; that one will be dropped unrun when the turn reaches it.
+    LatestMessageBase *supersede(LatestMessageBase *message) noexcept;
+    //! The turn reaches `message`: false when it was superseded (drop it, unrun). Turn only.
+    bool start(LatestMessageBase *message) noexcept;
+    //! `message` will never run (refused or dropped): forget it.
+    void forget(LatestMessageBase *message) noexcept;
+
+private:
+    std::mutex m_mutex;
+    std::unordered_multimap<std::size_t, LatestMessageBase *> m_waiting;
+};
+
+//! What an actor keeps for flow control (see the top of this file).
+struct Extras
+{
+    explicit Extras(qsizetype capacity, Overflow overflow) noexcept : flow(capacity, overflow) { }
+    FlowControl flow; // capacity 0: unbounded (only the table is used)
+    LatestTable latest;
+};
+
+} // namespace QtActors::detail

@@ -1,0 +1,166 @@
+// Flow control: the bound's counting word, the senders waiting for room, the castLatest table
+// (see detail/flowcontrol.h).
+
+#include <QtActors/detail/flowcontrol.h>
+
+#include <algorithm>
+
+namespace QtActors::detail {
+
+FlowControl::FlowControl(qsizetype capacity, Overflow overflow) noexcept
+    : m_capacity(std::clamp<qsizetype>(capacity, 0, MaxCapacity)), m_overflow(overflow)
+{
+}
+
+FlowControl::Admission FlowControl::admit(bool isCast, bool strict) noexcept
+{
+    const std::uint64_t one = OneWaiting + (isCast ? OneCast : 0);
+    std::uint64_t w = m_word.load(std::memory_order_relaxed);
+    for (;;) {
+        const std::uint64_t live = waitingOf(w) - doomedOf(w);
+        std::uint64_t next;
+        Admission result;
+        if (qsizetype(live) < m_capacity) {
+            next = w + one;
+            result = Admission::Admitted;
+        } else if (!strict && m_overflow == Overflow::DropOldest && castsOf(w) > doomedOf(w)
+                   && waitingOf(w) < Field && doomedOf(w) < Field) {
+            next = w + one + OneDoomed; // the oldest waiting cast makes room
+            result = Admission::DroppingOldest;
+        } else {
+            return Admission::Refused;
+        }
+        if (m_word.compare_exchange_weak(w, next, std::memory_order_seq_cst,
+                                         std::memory_order_relaxed))
+            return result;
+    }
+}
+
+void FlowControl::cancel(bool isCast) noexcept
+{
+    std::uint64_t w = m_word.load(std::memory_order_relaxed);
+    for (;;) {
+        std::uint64_t next = w - OneWaiting - (isCast ? OneCast : 0);
+        if (doomedOf(next) > castsOf(next)) // (the doomed are casts: never more than there are)
+            next -= OneDoomed;
+        if (m_word.compare_exchange_weak(w, next, std::memory_order_seq_cst,
+                                         std::memory_order_relaxed))
+            return;
+    }
+}
+
+bool FlowControl::start(bool isCast) noexcept
+{
+    std::uint64_t w = m_word.load(std::memory_order_relaxed);
+    for (;;) {
+        const bool doomed = isCast && doomedOf(w) > 0;
+        const std::uint64_t next =
+                w - OneWaiting - (isCast ? OneCast : 0) - (doomed ? OneDoomed : 0);
+        if (m_word.compare_exchange_weak(w, next, std::memory_order_seq_cst,
+                                         std::memory_order_relaxed))
+            return doomed;
+    }
+}
+
+qsizetype FlowControl::waiting() const noexcept
+{
+    const std::uint64_t w = m_word.load(std::memory_order_relaxed);
+    return qsizetype(waitingOf(w) - doomedOf(w));
+}
+
+bool FlowControl::enqueueUnlessRoom(Waiter *waiter, bool *closed) noexcept
+{
+    const std::lock_guard lock(m_mutex);
+    if (m_closed) {
+        *closed = true;
+        return true;
+    }
+    // The flag goes up before the look at the room: a turn freeing room either sees the flag
+    // (and admits the waiters) or freed it before this look (and this sender takes it).
+    m_hasWaiters.store(true, std::memory_order_seq_cst);
+    if (!m_head && admit(true, true) == Admission::Admitted) {
+        m_hasWaiters.store(false, std::memory_order_relaxed);
+        return false;
+    }
+    if (m_tail)
+        m_tail->next = waiter;
+    else
+        m_head = waiter;
+    m_tail = waiter;
+    return true;
+}
+
+FlowControl::Waiter *FlowControl::admitWaiters() noexcept
+{
+    const std::lock_guard lock(m_mutex);
+    Waiter *admittedHead = nullptr, *admittedTail = nullptr;
+    while (m_head && admit(true, true) == Admission::Admitted) {
+        Waiter *w = m_head;
+        m_head = w->next;
+        if (!m_head)
+            m_tail = nullptr;
+        w->next = nullptr;
+        if (admittedTail)
+            admittedTail->next = w;
+        else
+            admittedHead = w;
+        admittedTail = w;
+    }
+    if (!m_head)
+        m_hasWaiters.store(false, std::memory_order_relaxed);
+    return admittedHead;
+}
+
+FlowControl::Waiter *FlowControl::closeWaiters() noexcept
+{
+    const std::lock_guard lock(m_mutex);
+    m_closed = true;
+    Waiter *all = std::exchange(m_head, nullptr);
+    m_tail = nullptr;
+    m_hasWaiters.store(false, std::memory_order_relaxed);
+    return all;
+}
+
+LatestMessageBase *LatestTable::supersede(LatestMessageBase *message) noexcept
+{
+    const std::lock_guard lock(m_mutex);
+    auto [begin, end] = m_waiting.equal_range(message->keyHash());
+    for (auto it = begin; it != end; ++it) {
+        if (it->second->sameKey(*message)) {
+            LatestMessageBase *old = std::exchange(it->second, message);
+            old->m_superseded = true;
+            return old;
+        }
+    }
+    m_waiting.emplace(message->keyHash(), message);
+    return nullptr;
+}
+
+bool LatestTable::start(LatestMessageBase *message) noexcept
+{
+    const std::lock_guard lock(m_mutex);
+    if (message->m_superseded)
+        return false;
+    auto [begin, end] = m_waiting.equal_range(message->keyHash());
+    for (auto it = begin; it != end; ++it) {
+        if (it->second == message) {
+            m_waiting.erase(it);
+            break;
+        }
+    }
+    return true;
+}
+
+void LatestTable::forget(LatestMessageBase *message) noexcept
+{
+    const std::lock_guard lock(m_mutex);
+    auto [begin, end] = m_waiting.equal_range(message->keyHash());
+    for (auto it = begin; it != end; ++it) {
+        if (it->second == message) {
+            m_waiting.erase(it);
+            return;
+        }
+    }
+}
+
+} // namespace QtActors::detail
