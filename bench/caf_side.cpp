@@ -315,4 +315,34 @@ AllocResult allocationsPerRequestThen(long pairs)
     return {double(after.allocations - before.allocations) / double(pairs)};
 }
 
+Seconds windowedProducer(long casts, int window)
+{
+    // CAF 0.17 has no bounded mailbox; its users keep a window of requests in flight instead:
+    // the producer sends at most `window` before it waits for an answer.
+    actor_system_config config;
+    actor_system system{config};
+    auto counter = system.spawn(counterActor);
+    readCount(system, counter);
+    Seconds seconds = 0;
+    long last = 0;
+    runInThread([&] {
+        scoped_actor self{system};
+        const auto start = Clock::now();
+        long sent = 0, answered = 0;
+        for (; sent < std::min<long>(casts, window); ++sent)
+            self->send(counter, add_atom_v);
+        while (answered < casts) {
+            self->receive([&](long v) { last = std::max(last, v); });
+            ++answered;
+            if (sent < casts) {
+                self->send(counter, add_atom_v);
+                ++sent;
+            }
+        }
+        seconds = secondsSince(start);
+    });
+    expectCount(last, casts, "CAF windowed requests");
+    return seconds;
+}
+
 } // namespace bench::caf

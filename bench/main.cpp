@@ -70,6 +70,11 @@ constexpr long kAllocPairs = 100'000;
 constexpr int kTimerSamples = 500;
 constexpr int kTimerDelayMs = 2;
 constexpr long kPendingTimers = 100'000;
+constexpr long kBoundedCasts = 2'000'000;
+constexpr long kBoundedCapacity = 1'024;
+constexpr long kRoomCasts = 500'000;
+constexpr long kRoomCapacity = 64;
+constexpr long kLatestUpdates = 1'000'000;
 
 // --- Cells and rows -----------------------------------------------------------------------------
 
@@ -373,6 +378,7 @@ std::vector<BarLine> theBar()
         {"castAfter p99 lateness ≤ 2 ms (as S17 asks of timeouts)", "timer_late_p99", BarLine::Absolute, false, 2.0},
         {"100,000 pending timers: bytes each ≤ 0.5× QTimer's", "timer_bytes", BarLine::VsQt, false, 0.5},
         {"100,000 pending timers: arm + cancel no slower than QTimer's", "timer_arm", BarLine::VsQt, false, 1.0},
+        {"bounded (capacity 1,024) cast throughput ≥ 0.8× unbounded", "burst_bounded", BarLine::VsRow, true, 0.8, "burst_unbounded"},
     };
 }
 
@@ -537,6 +543,31 @@ int runAll(const Config &config)
             rows.push_back(*r);
     }
 
+    if (config.wants("flow")) {
+        const long casts = config.n(kBoundedCasts), room = config.n(kRoomCasts), updates = config.n(kLatestUpdates);
+        std::fprintf(stderr, "flow control: %ld bounded casts, %ld castWhenRoom at capacity %ld, %ld castLatest updates\n",
+                     casts, room, kRoomCapacity, updates);
+        Row unbounded{"burst_unbounded", "casts in bursts of 1,000, unbounded, pool", "M casts/s", true, "each burst followed by a call that waits for it; the bar compares the bounded row with this one"};
+        Row bounded{"burst_bounded", "casts in bursts of 1,000, capacity 1,024, pool", "M casts/s", true, ""};
+        unbounded.qt = unbounded.caf = bounded.qt = bounded.caf = Cell::none();
+        unbounded.qtactors = qtaCell("casts in bursts, unbounded", true, [&] { return mrate(casts, QTA(qta::burstCasts(casts, 1000, 0))); });
+        bounded.qtactors = qtaCell("casts in bursts, capacity 1,024", true, [&] { return mrate(casts, QTA(qta::burstCasts(casts, 1000, kBoundedCapacity))); });
+        Row producer{"when_room", "producer slowed to the consumer, at most 64 waiting", "M casts/s", true,
+                     "QtActors: castWhenRoom(…).wait() into a capacity-64 actor; plain Qt: QSemaphore(64) acquired per queued invokeMethod, released by the handler; CAF 0.17 has no bounded mailbox: a scoped_actor keeps at most 64 requests in flight"};
+        producer.qtactors = qtaCell("castWhenRoom().wait(), capacity 64", true, [&] { return mrate(room, QTA(qta::whenRoomProducer(room, kRoomCapacity))); });
+        producer.qt = qtCell("QSemaphore(64) + queued invokeMethod", true, [&] { return mrate(room, qt::semaphoreBoundedProducer(room, int(kRoomCapacity))); });
+        producer.caf = cafCell("64 requests in flight", true, [&] { return mrate(room, CAF(caf::windowedProducer(room, int(kRoomCapacity)))); });
+        Row latest{"latest_flood", "castLatest, 1 key, 1M updates (handled count in the notes)", "ms", false, "the plain column is the same flood as plain casts, every one handled"};
+        latest.caf = Cell::none();
+        long handledLatest = 0, handledPlain = 0;
+        latest.qtactors = qtaCell("castLatest(0, …) flood", false, [&] { const auto r = QTA((qta::latestFlood(updates, true))); handledLatest = r.handled; return r.seconds * 1e3; });
+        latest.qt = qtaCell("cast flood (reference)", false, [&] { const auto r = QTA((qta::latestFlood(updates, false))); handledPlain = r.handled; return r.seconds * 1e3; });
+        extra["latest_handled"] = Cell::of(double(handledLatest));
+        extra["latest_plain_handled"] = Cell::of(double(handledPlain));
+        for (Row *r : {&unbounded, &bounded, &producer, &latest})
+            rows.push_back(*r);
+    }
+
     if (config.wants("spawn")) {
         const long n = config.n(kSpawnActors);
         const long threads = config.n(kSpawnQtThreads);
@@ -662,6 +693,9 @@ int runAll(const Config &config)
     for (const Row &r : rows)
         if (!r.note.empty())
             std::printf("- *%s*: %s.\n", r.workload.c_str(), r.note.c_str());
+    if (extra.count("latest_handled"))
+        std::printf("- *castLatest flood*: %s of the updates were handled (plain casts: %s): the rest were superseded while waiting.\n",
+                    show(extra["latest_handled"]).c_str(), show(extra["latest_plain_handled"]).c_str());
     if (extra.count("gui_idle_p99"))
         std::printf("- *GUI thread*, no load (reference): p99 %s ms, max %s ms.\n",
                     show(extra["gui_idle_p99"]).c_str(), show(extra["gui_idle_max"]).c_str());
@@ -768,11 +802,11 @@ int main(int argc, char **argv)
             while (std::getline(list, key, ','))
                 config.sides.insert(key);
         } else if (arg == "--list") {
-            std::printf("cast fan-in call co_await time spawn ring gui alloc\n");
+            std::printf("cast fan-in call co_await time flow spawn ring gui alloc\n");
             return 0;
         } else {
             std::fprintf(stderr,
-                         "usage: %s [--scale F] [--reps N] [--only cast,fan-in,call,co_await,time,spawn,ring,gui,alloc] [--side qtactors,qt,caf] [--list]\n",
+                         "usage: %s [--scale F] [--reps N] [--only cast,fan-in,call,co_await,time,flow,spawn,ring,gui,alloc] [--side qtactors,qt,caf] [--list]\n",
                          argv[0]);
             return 2;
         }

@@ -10,6 +10,7 @@
 #include <QtCore/QPromise>
 #include <QtCore/QThread>
 #include <QtCore/QThreadPool>
+#include <QtCore/QSemaphore>
 #include <QtCore/QTimer>
 
 #include <atomic>
@@ -292,6 +293,30 @@ PendingTimers pendingTimers(long count)
     result.heapBytesEach = double(pending.liveBytes - before.liveBytes) / double(count);
     result.armCancelMicros = (armed + cancelled) * 1e6 / double(count);
     return result;
+}
+
+Seconds semaphoreBoundedProducer(long casts, int window)
+{
+    // The plain-Qt way to bound a queue of work for another thread: a semaphore of free slots.
+    WorkerThread worker;
+    Counter *counter = worker.newCounter();
+    readCount(counter);
+    QSemaphore free(window);
+    Seconds seconds = 0;
+    runInThread([&] {
+        const auto start = Clock::now();
+        for (long i = 0; i < casts; ++i) {
+            free.acquire();
+            QMetaObject::invokeMethod(counter, [counter, &free] {
+                ++counter->count;
+                free.release();
+            }, Qt::QueuedConnection);
+        }
+        readCount(counter);
+        seconds = secondsSince(start);
+    });
+    expectCount(readCount(counter), casts, "plain Qt semaphore-bounded invokeMethod");
+    return seconds;
 }
 
 AllocResult allocationsPerCast(long casts)

@@ -216,6 +216,67 @@ PendingTimers pendingTimers(long count)
     return result;
 }
 
+Seconds burstCasts(long casts, int burst, long capacity)
+{
+    // Bursts that fit the bound, so that nothing is refused: what the bound costs a cast.
+    auto counter = Actor<Counter>::emplace(Options{.name = QStringLiteral("bench-bounded"),
+                                                   .mailboxCapacity = capacity});
+    readCount(counter);
+    Seconds seconds = 0;
+    runInThread([&] {
+        const auto start = Clock::now();
+        for (long sent = 0; sent < casts;) {
+            for (int i = 0; i < burst && sent < casts; ++i, ++sent)
+                castOne(counter);
+            readCount(counter);
+        }
+        seconds = secondsSince(start);
+    });
+    expectCount(readCount(counter), casts, "QtActors bounded casts");
+    return seconds;
+}
+
+Seconds whenRoomProducer(long casts, long capacity)
+{
+    auto counter = Actor<Counter>::emplace(Options{.name = QStringLiteral("bench-room"),
+                                                   .mailboxCapacity = capacity});
+    readCount(counter);
+    Seconds seconds = 0;
+    runInThread([&] {
+        const auto start = Clock::now();
+        for (long i = 0; i < casts; ++i)
+            counter.castWhenRoom([](Counter &c) { ++c.count; }).wait();
+        // The last one handled (a call could find the mailbox full: it waits for room too).
+        std::promise<void> done;
+        counter.castWhenRoom([&done](Counter &) { done.set_value(); }).wait();
+        done.get_future().wait();
+        seconds = secondsSince(start);
+    });
+    expectCount(readCount(counter), casts, "QtActors castWhenRoom"); // (the mailbox has drained)
+    return seconds;
+}
+
+LatestFlood latestFlood(long updates, bool coalesce)
+{
+    auto counter = Actor<Counter>::emplace(Options{.name = QStringLiteral("bench-latest")});
+    readCount(counter);
+    LatestFlood result;
+    std::atomic<long> last{-1};
+    runInThread([&] {
+        const auto start = Clock::now();
+        for (long i = 0; i < updates; ++i) {
+            if (coalesce)
+                counter.castLatest(0, [i, &last](Counter &c) { ++c.count; last = i; });
+            else
+                counter.cast([i, &last](Counter &c) { ++c.count; last = i; });
+        }
+        result.handled = readCount(counter);
+        result.seconds = secondsSince(start);
+    });
+    expectCount(last.load(), updates - 1, "QtActors castLatest: the last update ran");
+    return result;
+}
+
 Seconds coAwaitCalls(long pairs)
 {
     return runCoAwait(pairs, nullptr, nullptr);

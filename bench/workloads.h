@@ -62,6 +62,7 @@ Seconds ring(int nodes, long hops);             // QThreadPool::start hops
 void guiLoad(int producers, long perProducer);  // 2 worker QThreads with 16 objects
 Lateness singleShotLateness(int samples, int delayMs); // QTimer::singleShot on a worker QThread
 PendingTimers pendingTimers(long count);        // started QTimers on a worker QThread
+Seconds semaphoreBoundedProducer(long casts, int window); // QSemaphore(window) + queued invokeMethod
 AllocResult allocationsPerCast(long casts);
 AllocResult allocationsPerCall(long calls);
 } // namespace qt
@@ -77,6 +78,7 @@ Seconds ring(int nodes, long hops);             // send() around a ring of actor
 AllocResult allocationsPerCast(long casts);
 AllocResult allocationsPerCall(long calls);
 AllocResult allocationsPerRequestThen(long pairs);
+Seconds windowedProducer(long casts, int window); // at most `window` requests in flight
 } // namespace caf
 
 namespace qta {
@@ -92,6 +94,14 @@ Seconds blockingCallsWithTimeout(long calls);   // call(...).timeout(10s).wait()
 Seconds coAwaitCallsWithTimeout(long pairs);    // co_await b.call(...).timeout(10s)
 Lateness castAfterLateness(int samples, int delayMs); // castAfter on a dedicated-thread actor
 PendingTimers pendingTimers(long count);        // castAfter(1 h) Timers, then cancelled
+Seconds burstCasts(long casts, int burst, long capacity); // bursts of casts, a call after each
+Seconds whenRoomProducer(long casts, long capacity); // castWhenRoom(...).wait() from one thread
+struct LatestFlood
+{
+    Seconds seconds = 0;
+    long handled = 0;
+};
+LatestFlood latestFlood(long updates, bool coalesce); // castLatest(0, …) or plain casts
 AllocResult allocationsPerCast(Exec exec, long casts);
 AllocResult allocationsPerCall(Exec exec, long calls);
 AllocResult allocationsPerCoAwaitCall(long pairs);

@@ -15,6 +15,11 @@ FlowControl::FlowControl(qsizetype capacity, Overflow overflow) noexcept
 FlowControl::Admission FlowControl::admit(bool isCast, bool strict) noexcept
 {
     const std::uint64_t one = OneWaiting + (isCast ? OneCast : 0);
+    // The common case, room to spare: one fetch_add, no CAS loop to fight the turn over.
+    const std::uint64_t before = m_word.fetch_add(one, std::memory_order_seq_cst);
+    if (qsizetype(waitingOf(before) - doomedOf(before)) < m_capacity)
+        return Admission::Admitted;
+    m_word.fetch_sub(one, std::memory_order_seq_cst); // full (at that instant): look closer
     std::uint64_t w = m_word.load(std::memory_order_relaxed);
     for (;;) {
         const std::uint64_t live = waitingOf(w) - doomedOf(w);
@@ -51,11 +56,16 @@ void FlowControl::cancel(bool isCast) noexcept
 
 bool FlowControl::start(bool isCast) noexcept
 {
+    const std::uint64_t one = OneWaiting + (isCast ? OneCast : 0);
     std::uint64_t w = m_word.load(std::memory_order_relaxed);
+    if (!isCast || doomedOf(w) == 0) {
+        // Nothing doomed (or not a cast): one fetch_sub. A cast doomed meanwhile is the next one.
+        m_word.fetch_sub(one, std::memory_order_seq_cst);
+        return false;
+    }
     for (;;) {
-        const bool doomed = isCast && doomedOf(w) > 0;
-        const std::uint64_t next =
-                w - OneWaiting - (isCast ? OneCast : 0) - (doomed ? OneDoomed : 0);
+        const bool doomed = doomedOf(w) > 0;
+        const std::uint64_t next = w - one - (doomed ? OneDoomed : 0);
         if (m_word.compare_exchange_weak(w, next, std::memory_order_seq_cst,
                                          std::memory_order_relaxed))
             return doomed;
