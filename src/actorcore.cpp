@@ -213,7 +213,7 @@ bool ActorCore::sendCounted(MessageBase *message) noexcept
     } while (!m_state.compare_exchange_weak(old, old + One, std::memory_order_acq_rel,
                                             std::memory_order_relaxed));
     m_inbox.push(message);
-    if ((old >> 1) == 0) {
+    if (countOf(old) == 0) {
         ref(); // the turn token
         scheduleTurn();
     }
@@ -421,7 +421,7 @@ void ActorCore::requestStop(Ref<CallState<void>> waiter)
         }
     }
     m_inbox.push(&m_stopNode);
-    if ((old >> 1) == 0) {
+    if (countOf(old) == 0) {
         ref();
         scheduleTurn();
     }
@@ -519,8 +519,8 @@ void ActorCore::runTurn() noexcept
 
         if (m_busy) {
             // A coroutine handler holds the actor (S2) and waits: park the token for wake().
-            if (finished) {
-                m_state.fetch_sub(finished * One, std::memory_order_acq_rel);
+            if (finished || m_liveInterleaved != m_livePublished) {
+                publishWork(finished);
                 finished = 0;
             }
             ResumeNode *expected = nullptr;
@@ -530,7 +530,7 @@ void ActorCore::runTurn() noexcept
             continue;   // woken meanwhile
         }
 
-        std::uint64_t available = (m_state.load(std::memory_order_acquire) >> 1) - finished;
+        std::uint64_t available = countOf(m_state.load(std::memory_order_acquire)) - finished;
         while (available > 0 && budget > 0) {
             MessageBase *message = popCounted();
             if (!message)
@@ -569,8 +569,8 @@ void ActorCore::runTurn() noexcept
         if (finished > 0 && budget > 0 && !lost && lingerForMore(finished, lastWasCast))
             continue;
 
-        const std::uint64_t previous = m_state.fetch_sub(finished * One, std::memory_order_acq_rel);
-        const std::uint64_t remaining = (previous >> 1) - finished;
+        const std::uint64_t previous = publishWork(finished);
+        const std::uint64_t remaining = countOf(previous) - finished;
         finished = 0;
         if (remaining == 0) {
             // Interleaved handlers still suspended hold State: the turn that ends the last of
@@ -588,6 +588,16 @@ void ActorCore::runTurn() noexcept
             budget = m_throughput; // nobody to yield to: go on
         }
     }
+}
+
+std::uint64_t ActorCore::publishWork(std::uint64_t finished) noexcept
+{
+    // One atomic add: the finished work goes (the count never goes below it), the live
+    // interleaved handlers are set to what the turn knows (wrapping arithmetic, no borrow).
+    const std::int64_t liveDelta = m_liveInterleaved - m_livePublished;
+    m_livePublished = m_liveInterleaved;
+    const std::uint64_t change = std::uint64_t(liveDelta) * Live - finished * One;
+    return m_state.fetch_add(change, std::memory_order_acq_rel);
 }
 
 void ActorCore::runWithoutContext() noexcept
@@ -622,7 +632,7 @@ bool ActorCore::lingerForMore(std::uint64_t finished, bool afterCast) noexcept
     for (;;) {
         if (now >= nextLook) {
             const std::uint64_t state = m_state.load(std::memory_order_acquire);
-            if ((state >> 1) > finished)
+            if (countOf(state) > finished)
                 return true; // more arrived while this turn holds the token: no wake-up needed
             if (state & Closed)
                 return false;
@@ -654,7 +664,7 @@ void ActorCore::wake(ResumeNode *node) noexcept
     node->counted = true;
     std::uint64_t old = m_state.load(std::memory_order_relaxed);
     do {
-        if ((old & Closed) && (old >> 1) == 0) {
+        if (hasEnded(old)) {
             // The actor has ended (a coroutine it started outlived it): there is no turn to run on.
             qCWarning(lcQtActors, "QtActors: actor '%s' has ended; a coroutine that awaited inside "
                       "one of its handlers continues on the thread that answered",
@@ -672,7 +682,7 @@ void ActorCore::wake(ResumeNode *node) noexcept
     // From here on a running turn may run the node: touch neither it nor this unless this call
     // owns the token. It does when the actor had no work (a new token) or the turn was parked
     // (the parked token passes on); never both, as a parked turn's handler is counted work.
-    if ((old >> 1) == 0) {
+    if (countOf(old) == 0) {
         ref(); // the turn token
         scheduleTurn();
     } else if (head == parkedMark()) {

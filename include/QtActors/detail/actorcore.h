@@ -182,8 +182,23 @@ protected:
     void setStateAddress(void *state) noexcept { m_stateAddress = state; }
 
 private:
+    // m_state: bit 0 CLOSED; bits 1-40 the count of work (messages, resumptions); bits 41-63
+    // the interleaved handlers still alive (S22), which keep State alive but are no work.
     static constexpr std::uint64_t Closed = 1;
     static constexpr std::uint64_t One = 2; // one counted message or resumption
+    static constexpr int LiveShift = 41;
+    static constexpr std::uint64_t Live = std::uint64_t(1) << LiveShift; // one live handler
+    static constexpr std::uint64_t CountMask = (Live - 1) & ~Closed;
+    static std::uint64_t countOf(std::uint64_t state) noexcept { return (state & CountMask) >> 1; }
+    static std::uint64_t liveOf(std::uint64_t state) noexcept { return state >> LiveShift; }
+    //! Closed, no work, no live handler: finalized (or about to be).
+    static bool hasEnded(std::uint64_t state) noexcept
+    {
+        return (state & Closed) && countOf(state) == 0 && liveOf(state) == 0;
+    }
+    //! Subtracts the work the turn finished and publishes the live interleaved handlers; returns
+    //! the state before. Turn only.
+    std::uint64_t publishWork(std::uint64_t finished) noexcept;
 
     class StopMessage final : public MessageBase
     {
@@ -245,6 +260,7 @@ private:
     std::atomic<bool> m_contextLost{false};       // set once, when the context has ended
     bool m_busy = false;                          // turn only: an exclusive handler holds the actor
     int m_liveInterleaved = 0;                    // turn only: interleaved handlers not ended
+    int m_livePublished = 0;                      // turn only: ... as m_state last said
     std::uint64_t m_lastHandlerId = 0;            // turn only
     std::uint64_t m_exclusiveId = 0;              // turn only: the one holding the actor, if any
     std::atomic<WaitEdge *> m_waits{nullptr};     // S21: what this actor waits for (any thread,
