@@ -282,12 +282,10 @@ void ActorCore::sendLatest(LatestMessageBase *message) noexcept
         refuse(message);
         return;
     }
-    if (bounded && x->flow.admit(true) == FlowControl::Admission::Refused) {
-        refuseFull(x, message); // the one waiting, if any, stays: it is the newest that fits
+    if (x->latest.offer(message, bounded ? &x->flow : nullptr) == LatestTable::Offer::Refused) {
+        refuseFull(x, message); // full, and no update of its key waits to be replaced
         return;
     }
-    if (x->latest.supersede(message) && bounded)
-        x->flow.cancel(true); // the superseded one will not run: its room is free again
     if (!sendCounted(message)) {
         x->latest.forget(message);
         if (bounded)

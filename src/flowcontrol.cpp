@@ -131,19 +131,20 @@ FlowControl::Waiter *FlowControl::closeWaiters() noexcept
     return all;
 }
 
-LatestMessageBase *LatestTable::supersede(LatestMessageBase *message) noexcept
+LatestTable::Offer LatestTable::offer(LatestMessageBase *message, FlowControl *bound) noexcept
 {
     const std::lock_guard lock(m_mutex);
     auto [begin, end] = m_waiting.equal_range(message->keyHash());
     for (auto it = begin; it != end; ++it) {
         if (it->second->sameKey(*message)) {
-            LatestMessageBase *old = std::exchange(it->second, message);
-            old->m_superseded = true;
-            return old;
+            std::exchange(it->second, message)->m_superseded = true;
+            return Offer::Superseding;
         }
     }
+    if (bound && bound->admit(true) == FlowControl::Admission::Refused)
+        return Offer::Refused;
     m_waiting.emplace(message->keyHash(), message);
-    return nullptr;
+    return Offer::Admitted;
 }
 
 bool LatestTable::start(LatestMessageBase *message) noexcept

@@ -97,6 +97,8 @@ inline QString errorKind(const std::exception_ptr &e)
         return QStringLiteral("Deadlock");
     } catch (const QtActors::Timeout &) {
         return QStringLiteral("Timeout");
+    } catch (const QtActors::MailboxFull &) {
+        return QStringLiteral("MailboxFull");
     } catch (const QtActors::Error &) {
         return QStringLiteral("Error");
     } catch (const std::exception &ex) {

@@ -173,7 +173,10 @@ public:
     //! A cast that only the newest of its key runs (S25): if a castLatest() with an equal key
     //! (== and qHash) still waits, not started, it is dropped, and this one goes to the end of
     //! the queue. For updates where only the latest value matters (a slider, search-as-you-type).
-    //! In every other respect a cast (handler forms, S8, DropOldest).
+    //! Keys: anything with == and qHash, and enums. The key alone decides, whatever the handler;
+    //! in a bounded mailbox, an update that replaces a waiting one takes its room (it is never
+    //! refused, and makes DropOldest drop nothing). In every other respect a cast (handler forms,
+    //! S8, DropOldest).
     template <typename Key, typename F>
     void castLatest(Key key, F &&handler) const
     {
@@ -181,7 +184,7 @@ public:
         static_assert(detail::CastHandler<State, H>::check());
         static_assert(requires(const Key &k) {
             { k == k } -> std::convertible_to<bool>;
-            qHash(k);
+            detail::hashOf(k);
         }, "QtActors: castLatest(key, …) needs a key with == and qHash (ints, QString, enums, …)");
         if constexpr (std::is_invocable_v<H &, State &>) {
             auto *message = new detail::LatestMessage<State, Key, H>(std::move(key),

@@ -109,9 +109,13 @@ private:
 class QTACTORS_EXPORT LatestTable
 {
 public:
-    //! Registers `message` (admitted, not yet queued). Returns the message it supersedes, or
-    //! nullptr; that one will be dropped unrun when the turn reaches it.
-    LatestMessageBase *supersede(LatestMessageBase *message) noexcept;
+    enum class Offer { Superseding, Admitted, Refused };
+    //! Registers `message` (not yet queued). Superseding: it takes the place of a waiting one
+    //! with an equal key, which the turn will drop unrun, and of its room in `bound`, so it needs
+    //! none (S25). Otherwise it asks `bound` for room (if there is a bound): Admitted, or Refused
+    //! (and not registered). One lock for both, so that the turn starting the waiting one and a
+    //! newer one superseding it agree on who holds the room.
+    Offer offer(LatestMessageBase *message, FlowControl *bound) noexcept;
     //! The turn reaches `message`: false when it was superseded (drop it, unrun). Turn only.
     bool start(LatestMessageBase *message) noexcept;
     //! `message` will never run (refused or dropped): forget it.

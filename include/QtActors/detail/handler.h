@@ -335,26 +335,52 @@ private:
     F m_f;
 };
 
-//! castLatest(key, h): a cast that a newer one with an equal key supersedes while it waits (S25).
-template <typename State, typename Key, typename F>
-class LatestMessage final : public LatestMessageBase
+//! A castLatest() key's hash: its qHash, or for an enum without one (Qt 6.4 has none for scoped
+//! enums), the qHash of its value.
+template <typename Key>
+    requires(requires(const Key &k) { qHash(k); } || std::is_enum_v<Key>)
+std::size_t hashOf(const Key &key) noexcept
+{
+    if constexpr (requires { qHash(key); })
+        return std::size_t(qHash(key));
+    else
+        return std::size_t(qHash(static_cast<std::underlying_type_t<Key>>(key)));
+}
+
+//! The key part of a castLatest() message: equality is about the key alone, whatever the handler
+//! (two call sites with one key supersede each other, S25).
+template <typename Key>
+class KeyedLatestMessage : public LatestMessageBase
 {
 public:
-    template <typename K, typename G>
-    LatestMessage(K &&key, G &&f) : m_key(std::forward<K>(key)), m_f(std::forward<G>(f))
+    template <typename K>
+    explicit KeyedLatestMessage(K &&key) : m_key(std::forward<K>(key))
     {
     }
-    void run(ActorCore &core, void *state) override { m_f.run(core, state); }
-    void drop(const ActorCore *core) noexcept override { m_f.drop(core); }
-    std::size_t keyHash() const noexcept override { return std::size_t(qHash(m_key)); }
+    std::size_t keyHash() const noexcept override { return hashOf(m_key); }
     bool sameKey(const LatestMessageBase &other) const noexcept override
     {
-        const auto *o = dynamic_cast<const LatestMessage *>(&other);
+        const auto *o = dynamic_cast<const KeyedLatestMessage *>(&other);
         return o && o->m_key == m_key;
     }
 
 private:
     Key m_key;
+};
+
+//! castLatest(key, h): a cast that a newer one with an equal key supersedes while it waits (S25).
+template <typename State, typename Key, typename F>
+class LatestMessage final : public KeyedLatestMessage<Key>
+{
+public:
+    template <typename K, typename G>
+    LatestMessage(K &&key, G &&f) : KeyedLatestMessage<Key>(std::forward<K>(key)), m_f(std::forward<G>(f))
+    {
+    }
+    void run(ActorCore &core, void *state) override { m_f.run(core, state); }
+    void drop(const ActorCore *core) noexcept override { m_f.drop(core); }
+
+private:
     CastMessage<State, F> m_f; // (its own base is unused: it only runs the handler)
 };
 
