@@ -129,6 +129,7 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
     const int startAccounts = demo.swarm.accountCount();
     demo.swarm.start();
     demo.worker.start();
+    demo.pipeline.start(); // runs until after the screenshot, to show its backpressure live
     const std::function<bool()> swarmTrafficFlows = [&demo] {
         return demo.swarm.messagesHandled() > 10000;
     };
@@ -138,6 +139,22 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
     demo.fractal.setView(valleyX, valleyY, 8);
     fractalDone = steps.check(co_await waitUntil(fractalComplete), u"render at zoom 8"_s)
             && fractalDone;
+
+    // A drag: 40 pans in a burst, as fast as mouse moves come. Each sends every tile actor a
+    // castLatest; a tile's render still waiting when the next comes is superseded, so far fewer
+    // than 40 renders per tile run (each takes far longer than sending the next pan does).
+    co_await demo.fractal.flush();
+    const qint64 dragSentBefore = demo.fractal.tileJobsSent();
+    const qint64 dragRunBefore = demo.fractal.tileJobsRun();
+    for (int i = 0; i < 40; ++i)
+        demo.fractal.pan(0.002, 0.001);
+    fractalDone = steps.check(co_await waitUntil(fractalComplete), u"render after a drag"_s)
+            && fractalDone;
+    co_await demo.fractal.flush();
+    const qint64 dragSent = demo.fractal.tileJobsSent() - dragSentBefore;
+    const qint64 dragRun = demo.fractal.tileJobsRun() - dragRunBefore;
+    const bool dragCoalesced = steps.check(dragRun < dragSent && dragRun >= demo.fractal.tileCount(),
+                                           u"castLatest skipped stale renders of the drag"_s);
 
     demo.swarm.addAccounts(10000);
     const std::function<bool()> accountsAdded = [&demo, startAccounts] {
@@ -168,6 +185,14 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
     fractalDone = steps.check(co_await waitUntil(fractalComplete), u"render at zoom 600"_s)
             && fractalDone;
 
+    // The producer fills the writer's mailbox at once, then goes at the writer's pace.
+    const qint64 enoughRecords = 4 * PipelineFacade::mailboxCapacity;
+    const std::function<bool()> pipelineWaited = [&demo, enoughRecords] {
+        return demo.pipeline.produced() >= enoughRecords && demo.pipeline.roomWaits() > 0;
+    };
+    const bool pipelineFlowed = steps.check(co_await waitUntil(pipelineWaited),
+                                            u"the producer waited for room in the writer's mailbox"_s);
+
     // The screenshot shows the panels live, the swarm still running, after at least `seconds`
     // (this only sets how long the demo is on show; no check depends on it).
     const auto shownFor = std::chrono::milliseconds(qint64(seconds * 1000));
@@ -193,6 +218,18 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
 
     demo.probe.reset();
 
+    demo.pipeline.stop();
+    const std::function<bool()> pipelineDrained = [&demo] {
+        return !demo.pipeline.isProducerWaiting()
+                && demo.pipeline.written() == demo.pipeline.produced();
+    };
+    const bool pipelineDrainedInTime =
+            steps.check(co_await waitUntil(pipelineDrained), u"the writer wrote every record"_s);
+    const bool pipelineBounded = steps.check(
+            demo.pipeline.maxOutstanding() <= PipelineFacade::mailboxCapacity + 1,
+            u"at most capacity + 1 records were accepted and not written"_s);
+    report.pipelineOk = pipelineFlowed && pipelineDrainedInTime && pipelineBounded;
+
     demo.swarm.stop(); // lets the money in flight land, then audits once more
     const std::function<bool()> swarmIdle = [&demo] { return !demo.swarm.isBusy(); };
     const auto flushed = demo.worker.flush();
@@ -206,16 +243,16 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
     const bool stoppedAfterCancel = steps.check(demo.worker.chunksDone() == chunksAtCancel,
                                                 u"no chunk ran after the cancel"_s);
     report.workerOk = canceled && workerFlushedInTime && cancelInRange && stoppedAfterCancel;
-    report.fractalOk = steps.check(fractalDone && demo.fractal.renders() >= 4,
-                                   u"four renders complete"_s);
+    report.fractalOk = steps.check(fractalDone && dragCoalesced && demo.fractal.renders() >= 44,
+                                   u"every render complete"_s);
     report.swarmOk = steps.check(swarmSettled && demo.swarm.audits() >= 2
                                          && demo.swarm.invariantHeld()
                                          && demo.swarm.inFlight() == 0,
                                  u"two audits found the swarm's total intact"_s);
 
     const auto yesNo = [](bool b) { return b ? u"yes"_s : u"NO"_s; };
-    const qint64 total = demo.swarm.messagesHandled() + demo.fractal.tilesRendered()
-            + demo.map.messagesHandled() + demo.worker.chunksDone();
+    const qint64 total = demo.swarm.messagesHandled() + demo.fractal.tileJobsRun()
+            + demo.map.messagesHandled() + demo.worker.chunksDone() + demo.pipeline.written();
     QStringList lines;
     lines << u"QtActors demo — autorun for %1 s"_s.arg(double(clock.elapsed()) / 1000, 0, 'f', 1)
           << u"  shared map       %1 calls, values read back correctly: %2 (handled on %3)"_s.arg(
@@ -223,6 +260,9 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
           << u"  fractal          %1 tiles by %2 tile actors in %3 renders, all shown: %4"_s
                      .arg(number(demo.fractal.tilesRendered()), number(demo.fractal.tileCount()),
                           number(demo.fractal.renders()), yesNo(report.fractalOk))
+          << u"  fractal drag     40 pans: %1 of %2 tile renders ran, castLatest skipped %3: %4"_s
+                     .arg(number(dragRun), number(dragSent), number(dragSent - dragRun),
+                          yesNo(dragCoalesced))
           << u"  swarm            %1 messages between %2 → %3 → %4 accounts (actors)"_s.arg(
                      number(demo.swarm.messagesHandled()), number(startAccounts),
                      number(peakAccounts), number(demo.swarm.accountCount()))
@@ -234,6 +274,10 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
                           demo.worker.threadName())
                      .arg(progressAtCancel * 100, 0, 'f', 0)
                      .arg(yesNo(report.workerOk))
+          << u"  backpressure     %1 records through a mailbox of %2, producer waited for room %3 times, at most %4 outstanding: %5"_s
+                     .arg(number(demo.pipeline.produced()), number(PipelineFacade::mailboxCapacity),
+                          number(demo.pipeline.roomWaits()),
+                          number(demo.pipeline.maxOutstanding()), yesNo(report.pipelineOk))
           << u"  messages handled %1 in total"_s.arg(number(total))
           << u"  GUI timer delay  worst %1 ms (timer every %2 ms)"_s
                      .arg(std::max(worstBeforeShot, demo.probe.worstDelayMs()), 0, 'f', 1)

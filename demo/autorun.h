@@ -15,10 +15,11 @@ struct AutorunReport
     bool fractalOk = false;
     bool swarmOk = false;
     bool workerOk = false;
+    bool pipelineOk = false;
     bool screenshotOk = false;
     QString text;
 
-    bool ok() const { return mapOk && fractalOk && swarmOk && workerOk && screenshotOk; }
+    bool ok() const { return mapOk && fractalOk && swarmOk && workerOk && pipelineOk && screenshotOk; }
 };
 
 //! The share of the worker's job after which the autorun cancels it.

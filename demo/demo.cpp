@@ -24,7 +24,8 @@ bool Demo::load()
                                   { u"map"_s, QVariant::fromValue(&map) },
                                   { u"fractal"_s, QVariant::fromValue(&fractal) },
                                   { u"swarm"_s, QVariant::fromValue(&swarm) },
-                                  { u"worker"_s, QVariant::fromValue(&worker) } });
+                                  { u"worker"_s, QVariant::fromValue(&worker) },
+                                  { u"pipeline"_s, QVariant::fromValue(&pipeline) } });
     engine.load(QUrl(u"qrc:/QtActorsDemo/Main.qml"_s));
     return window() != nullptr;
 }

@@ -5,6 +5,7 @@
 
 #include "fractal.h"
 #include "guiprobe.h"
+#include "pipeline.h"
 #include "sharedmap.h"
 #include "swarm.h"
 #include "worker.h"
@@ -32,5 +33,6 @@ public:
     FractalFacade fractal;
     SwarmFacade swarm;
     WorkerFacade worker;
+    PipelineFacade pipeline;
     QQmlApplicationEngine engine;
 };

@@ -67,7 +67,9 @@ QImage renderTileImage(const FractalViewport &view, int column, int row, int siz
 FractalFacade::FractalFacade(QObject *parent)
     : QObject(parent),
       m_tiles(std::size_t(tileCount())),
-      m_tileGeneration(std::size_t(tileCount()), -1)
+      m_tileGeneration(std::size_t(tileCount()), -1),
+      // Deleted on the GUI thread (deleteLater) by whichever holder lets go last.
+      m_inbox(new QObject, [](QObject *inbox) { inbox->deleteLater(); })
 {
     m_workers.reserve(std::size_t(tileCount()));
     for (int i = 0; i < tileCount(); ++i) {
@@ -124,36 +126,50 @@ void FractalFacade::render()
 {
     m_view.maxIterations = 256 + int(96 * std::max(0.0, std::log2(zoom())));
     const int generation = ++m_generation;
-    m_latest->store(generation, std::memory_order_relaxed);
     m_tilesDone = 0;
     ++m_renders;
     m_renderClock.start();
     const int size = tileSize();
     const int width = columns() * size;
     const int height = rows() * size;
+    QPointer<FractalFacade> self(this);
     for (int i = 0; i < tileCount(); ++i) {
-        auto call = m_workers[std::size_t(i)].call(
-                [view = m_view, latest = m_latest, generation, size, width, height](TileWorker &w) {
-                    if (latest->load(std::memory_order_relaxed) != generation)
-                        return QImage(); // superseded before it started: skip the work
-                    return renderTileImage(view, w.column, w.row, size, width, height);
+        // One key per tile actor ("the view"): a render still waiting is superseded by this one.
+        m_workers[std::size_t(i)].castLatest(
+                0, [view = m_view, generation, size, width, height, index = i, self,
+                    inbox = m_inbox, run = m_jobsRun](TileWorker &w) {
+                    QImage image = renderTileImage(view, w.column, w.row, size, width, height);
+                    run->fetch_add(1, std::memory_order_relaxed);
+                    // The lambda runs on the GUI thread, where self may be read.
+                    QMetaObject::invokeMethod(
+                            inbox.get(),
+                            [self, index, generation, image = std::move(image), inbox] {
+                                if (self)
+                                    self->showTile(index, generation, image);
+                            },
+                            Qt::QueuedConnection);
                 });
-        renderTile(i, std::move(call), generation);
+        ++m_jobsSent;
     }
     Q_EMIT progressChanged();
 }
 
-QCoro::Task<> FractalFacade::renderTile(int index, QtActors::Call<QImage> call, int generation)
+QCoro::Task<> FractalFacade::flush()
 {
-    QPointer<FractalFacade> self(this);
-    QImage image;
-    try {
-        image = co_await std::move(call);
-    } catch (const std::exception &error) {
-        qWarning("fractal tile %d failed: %s", index, error.what());
-    }
-    if (!self || image.isNull() || generation != m_generation)
-        co_return;
+    // A call queues behind the casts sent before it: when each answers, its tile's renders have
+    // run or been superseded.
+    std::vector<QtActors::Call<void>> calls;
+    calls.reserve(m_workers.size());
+    for (const auto &worker : m_workers)
+        calls.push_back(worker.call([](TileWorker &) {}));
+    for (auto &call : calls)
+        co_await std::move(call);
+}
+
+void FractalFacade::showTile(int index, int generation, const QImage &image)
+{
+    if (image.isNull() || generation != m_generation)
+        return; // an older view, already running when a newer one came
     m_tiles[std::size_t(index)] = image;
     m_tileGeneration[std::size_t(index)] = generation;
     ++m_tilesDone;

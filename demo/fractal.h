@@ -1,6 +1,9 @@
-// FractalFacade: a Mandelbrot image cut into tiles, one pool actor per tile. Each render asks every
-// tile actor for its QImage; tiles show up as their actors answer. A newer render makes older,
-// not yet started tile work return at once (a shared generation number). GUI thread only.
+// FractalFacade: a Mandelbrot image cut into tiles, one pool actor per tile. Each render sends every
+// tile actor a castLatest() (S25) with the new view; the actor renders its tile and posts the image
+// back to the GUI thread, where tiles show up as they arrive. While a person drags or zooms, renders
+// come faster than the tiles are drawn: a tile's waiting render is superseded by the newer one, so
+// each actor draws the newest view next instead of replaying every position the mouse went
+// through. GUI thread only.
 //
 // FractalView: the QQuickPaintedItem that draws the facade's tiles.
 #pragma once
@@ -52,6 +55,8 @@ class FractalFacade : public QObject
     Q_PROPERTY(int renders READ renders NOTIFY progressChanged)
     Q_PROPERTY(double lastRenderMs READ lastRenderMs NOTIFY progressChanged)
     Q_PROPERTY(double zoom READ zoom NOTIFY progressChanged)
+    Q_PROPERTY(qint64 tileJobsSent READ tileJobsSent NOTIFY progressChanged)
+    Q_PROPERTY(qint64 tileJobsRun READ tileJobsRun NOTIFY progressChanged)
 
 public:
     explicit FractalFacade(QObject *parent = nullptr);
@@ -66,6 +71,10 @@ public:
     int renders() const { return m_renders; }
     double lastRenderMs() const { return m_lastRenderMs; }
     double zoom() const;
+    //! Tile renders sent (castLatest), and how many the tile actors ran: the others were
+    //! superseded by a newer view before they started.
+    qint64 tileJobsSent() const { return m_jobsSent; }
+    qint64 tileJobsRun() const { return m_jobsRun->load(std::memory_order_relaxed); }
     //! The newest image of tile index (possibly from an older render while a new one runs).
     QImage tile(int index) const { return m_tiles.at(index); }
     //! True when tile index shows the current viewport.
@@ -81,18 +90,24 @@ public:
     Q_INVOKABLE void setView(double x, double y, double zoom);
     //! Shows the whole set.
     Q_INVOKABLE void resetView();
+    //! Done when every tile render sent so far has run or been superseded.
+    QCoro::Task<> flush();
 
 Q_SIGNALS:
     void tileReady(int index);
     void progressChanged();
 
 private:
-    QCoro::Task<> renderTile(int index, QtActors::Call<QImage> call, int generation);
+    void showTile(int index, int generation, const QImage &image);
 
     std::vector<QtActors::Actor<TileWorker>> m_workers;
     std::vector<QImage> m_tiles;
     std::vector<int> m_tileGeneration;
-    std::shared_ptr<std::atomic<int>> m_latest = std::make_shared<std::atomic<int>>(0);
+    //! Where the tile actors post their images: a GUI-thread object that each render in flight
+    //! keeps alive, so a tile finishing after the facade is gone posts to something that exists.
+    std::shared_ptr<QObject> m_inbox;
+    std::shared_ptr<std::atomic<qint64>> m_jobsRun = std::make_shared<std::atomic<qint64>>(0);
+    qint64 m_jobsSent = 0;
     FractalViewport m_view;
     QElapsedTimer m_renderClock;
     int m_generation = 0;

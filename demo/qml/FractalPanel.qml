@@ -3,7 +3,8 @@ import QtQuick.Controls
 import QtQuick.Layouts
 import QtActorsDemo
 
-// 2. Mandelbrot tiles: one pool actor per tile; tiles appear as their actors answer.
+// 2. Mandelbrot tiles: one pool actor per tile; tiles appear as their actors answer. Renders go
+// out as castLatest, so dragging never makes the tiles replay stale positions.
 Panel {
     id: panel
 
@@ -37,13 +38,18 @@ Panel {
                 }
             }
             DragHandler {
+                // Pans while the mouse moves: every move renders, and the tile actors'
+                // castLatest drops the positions they had no time for.
                 id: drag
+                property point last: Qt.point(0, 0)
                 target: null
-                onActiveChanged: {
-                    if (active)
+                onActiveChanged: last = Qt.point(0, 0)
+                onTranslationChanged: {
+                    if (!active)
                         return
-                    const a = view.toImageFraction(0, 0)
+                    const a = view.toImageFraction(last.x, last.y)
                     const b = view.toImageFraction(translation.x, translation.y)
+                    last = Qt.point(translation.x, translation.y)
                     panel.fractal.pan(b.x - a.x, b.y - a.y)
                 }
             }
@@ -74,6 +80,16 @@ Panel {
                 elide: Text.ElideRight
                 Layout.fillWidth: true
             }
+        }
+        Label {
+            objectName: "fractalCoalesced"
+            text: qsTr("castLatest: %1 of %2 tile renders skipped (a newer view came first)")
+                  .arg(Number(Math.max(0, panel.fractal.tileJobsSent - panel.fractal.tileJobsRun))
+                       .toLocaleString(Qt.locale("en_US"), 'f', 0))
+                  .arg(Number(panel.fractal.tileJobsSent).toLocaleString(Qt.locale("en_US"), 'f', 0))
+            color: "#8b98a9"
+            elide: Text.ElideRight
+            Layout.fillWidth: true
         }
     }
 }

@@ -11,6 +11,7 @@ ApplicationWindow {
     required property FractalFacade fractal
     required property SwarmFacade swarm
     required property WorkerFacade worker
+    required property PipelineFacade pipeline
 
     width: 1280
     height: 820
@@ -73,6 +74,13 @@ ApplicationWindow {
             Layout.fillHeight: true
             Layout.preferredWidth: 1
             Layout.preferredHeight: 1
+        }
+        PipelinePanel {
+            objectName: "pipelinePanel"
+            pipeline: window.pipeline
+            Layout.columnSpan: 2
+            Layout.fillWidth: true
+            Layout.preferredHeight: 96
         }
     }
 }

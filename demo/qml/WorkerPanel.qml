@@ -86,7 +86,7 @@ Panel {
                     required property int index
                     width: (chunkGrid.width - (chunkGrid.columns - 1) * chunkGrid.spacing)
                            / chunkGrid.columns
-                    height: 12
+                    height: 10
                     radius: 2
                     color: index < panel.worker.chunksDone ? "#3d8bfd"
                          : index > panel.worker.chunksDone ? "#222a36"

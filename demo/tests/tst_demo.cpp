@@ -43,12 +43,14 @@ private Q_SLOTS:
     void initTestCase();
     void cleanupTestCase();
 
-    void theWindowShowsFourPanelsAndTheDelayStrip();
+    void theWindowShowsFivePanelsAndTheDelayStrip();
     void aValueInsertedFromQmlIsReadBackFromQml();
     void aMissingKeyIsAnsweredAsNotFound();
     void everyTileIsRenderedByItsActor();
     void zoomingRendersEveryTileAgain();
     void doubleClickingTheFractalZoomsInAndDraggingPans();
+    void aBurstOfPansRunsOnlyTheNewestRenderOfEachTile();
+    void theProducerGoesAtTheWritersPaceAndTheMailboxStaysBounded();
     void theSwarmConservesItsTotalWhileActorsComeAndGo();
     void anAuditNoticesMoneyFromNowhere();
     void theWorkerCountsPrimesOnItsOwnThread();
@@ -80,10 +82,11 @@ void tst_Demo::cleanupTestCase()
     uut.reset();
 }
 
-void tst_Demo::theWindowShowsFourPanelsAndTheDelayStrip()
+void tst_Demo::theWindowShowsFivePanelsAndTheDelayStrip()
 {
     for (const auto &name : { u"mapPanel"_s, u"fractalPanel"_s, u"swarmPanel"_s, u"workerPanel"_s,
-                              u"fractalView"_s, u"delayLabel"_s })
+                              u"pipelinePanel"_s, u"fractalView"_s, u"mailboxFill"_s,
+                              u"delayLabel"_s })
         QVERIFY2(uut->findItem(name), qPrintable(name));
     QCOMPARE(uut->window()->width(), 1280);
 }
@@ -186,10 +189,55 @@ void tst_Demo::doubleClickingTheFractalZoomsInAndDraggingPans()
     QTest::mousePress(uut->window(), Qt::LeftButton, {}, center);
     for (int step = 1; step <= 10; ++step)
         QTest::mouseMove(uut->window(), center + QPoint(step * 10, step * 5));
+    // The view pans while the mouse moves (past the drag threshold): one render per move.
+    QVERIFY(fractal.renders() >= rendersBefore + 3);
     QTest::mouseRelease(uut->window(), Qt::LeftButton, {}, center + QPoint(100, 50));
-    QTRY_COMPARE_WITH_TIMEOUT(fractal.renders(), rendersBefore + 2, slow);
     QCOMPARE(fractal.zoom(), zoomBefore * 2); // panned, not zoomed
     QTRY_VERIFY_WITH_TIMEOUT(fractal.isComplete(), slow);
+}
+
+void tst_Demo::aBurstOfPansRunsOnlyTheNewestRenderOfEachTile()
+{
+    auto &fractal = uut->fractal;
+    QTRY_VERIFY_WITH_TIMEOUT(fractal.isComplete(), slow);
+    QCoro::waitFor(fractal.flush());
+    const qint64 sentBefore = fractal.tileJobsSent();
+    const qint64 runBefore = fractal.tileJobsRun();
+    constexpr int pans = 30;
+    for (int i = 0; i < pans; ++i)
+        fractal.pan(0.001, 0.001);
+    QCOMPARE(fractal.tileJobsSent() - sentBefore, qint64(pans) * fractal.tileCount());
+    QTRY_VERIFY_WITH_TIMEOUT(fractal.isComplete(), slow);
+    QCoro::waitFor(fractal.flush());
+    // Every tile shows the last view, and a tile's render that waited was superseded: a tile
+    // takes far longer to render than the next pan takes to send.
+    for (int i = 0; i < fractal.tileCount(); ++i)
+        QVERIFY(fractal.isTileCurrent(i));
+    const qint64 ran = fractal.tileJobsRun() - runBefore;
+    QVERIFY2(ran >= fractal.tileCount() && ran < qint64(pans) * fractal.tileCount() / 2,
+             qPrintable(u"%1 of %2 tile renders ran"_s.arg(ran).arg(pans * fractal.tileCount())));
+}
+
+void tst_Demo::theProducerGoesAtTheWritersPaceAndTheMailboxStaysBounded()
+{
+    auto &pipeline = uut->pipeline;
+    pipeline.setDelayMs(2);
+    QCOMPARE(pipeline.delayMs(), 2);
+    const qint64 producedBefore = pipeline.produced();
+    pipeline.start();
+    QVERIFY(pipeline.isRunning());
+    // The first 16 go in at once; then the producer waits for room, one record per write.
+    QTRY_VERIFY_WITH_TIMEOUT(pipeline.produced() >= producedBefore + 5 * pipeline.capacity()
+                                     && pipeline.roomWaits() > 0,
+                             slow);
+    pipeline.stop();
+    QVERIFY(!pipeline.isRunning());
+    QTRY_VERIFY_WITH_TIMEOUT(!pipeline.isProducerWaiting()
+                                     && pipeline.written() == pipeline.produced(),
+                             slow);
+    QVERIFY(pipeline.maxOutstanding() <= pipeline.capacity() + 1);
+    QVERIFY(pipeline.maxOutstanding() >= pipeline.capacity()); // it did fill up
+    pipeline.setDelayMs(8);
 }
 
 void tst_Demo::theSwarmConservesItsTotalWhileActorsComeAndGo()
