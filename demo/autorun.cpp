@@ -186,8 +186,8 @@ QCoro::Task<AutorunReport> autorun(Demo &demo, double seconds, const QString &sc
             && fractalDone;
 
     // The producer fills the writer's mailbox at once, then goes at the writer's pace.
-    const qint64 enoughRecords = 4 * PipelineFacade::mailboxCapacity;
-    const std::function<bool()> pipelineWaited = [&demo, enoughRecords] {
+    constexpr qint64 enoughRecords = 4 * PipelineFacade::mailboxCapacity;
+    const std::function<bool()> pipelineWaited = [&demo] {
         return demo.pipeline.produced() >= enoughRecords && demo.pipeline.roomWaits() > 0;
     };
     const bool pipelineFlowed = steps.check(co_await waitUntil(pipelineWaited),
