@@ -10,20 +10,30 @@
 #include <QtCore/QThreadPool>
 
 #include <algorithm>
+#include <cstdint>
+#include <deque>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace QtActors::detail {
 
-// Pool executor. Actors with work wait in one FIFO ready queue per QThreadPool. "Pumps" (one
-// QRunnable, started up to maxThreadCount() times) take actors from the queue and run their turns.
-// A pump that finds the queue empty spins for a short while (at most one pump per pool spins),
-// then returns its thread to QThreadPool. So while a pool is busy, handing an actor to another
-// thread costs one short mutex section: no QThreadPool::start, no allocation, no futex.
-// QThreadPool::start runs only to add a pump, when more actors are ready than pumps can take.
+// Pool executor. "Pumps" (one QRunnable, started up to maxThreadCount() times) take ready actors
+// and run their turns. Ready actors wait in one of two places:
+//   - the shared FIFO queue of the QThreadPool: actors readied from outside the pool's turns
+//     (other threads, timers) and turns that yield (S5);
+//   - the stack of the pump whose running turn readied them (a message to an idle actor, an
+//     answer waking a coroutine handler): the pump runs the newest next, so trees of actors unfold
+//     depth first, and other pumps take the oldest when the shared queue is empty (stealing).
+// A pump that finds no work spins for a short while (at most one pump per pool spins), then
+// returns its thread to QThreadPool. So while a pool is busy, handing an actor to another thread
+// costs one short mutex section: no QThreadPool::start, no allocation, no futex. QThreadPool::start
+// runs only to add a pump, when more actors are ready than pumps can take. The fairness guards
+// are tuning::PumpSharedQueueEvery and tuning::PumpStackPatience.
 //
-// Thread contract: everything below m_mutex is guarded by it, except m_queued, which the spinning
-// pump also reads without it. The scheduler stays alive while any pump runs (m_self).
+// Thread contract: everything below m_mutex is guarded by it, the pumps' stacks included, except
+// m_queued (every ready actor, in the queue or a stack), which the spinning pump also reads
+// without it. The scheduler stays alive while any pump runs (m_self).
 class PoolScheduler final : public Scheduler, public ExecutorPrivate,
                             public std::enable_shared_from_this<PoolScheduler>
 {
@@ -38,17 +48,23 @@ public:
 
     void schedule(ActorCore *core) override
     {
+        // A turn of this pool readying another actor: onto its pump's stack. A turn that yields
+        // (S5) goes to the back of the shared queue, and its pump comes right back for more: it
+        // counts as a taker.
+        ActorCore *const running = t_pump == this ? ActorCore::current() : nullptr;
+        const bool yielding = running == core;
         std::unique_lock lock(m_mutex);
-        core->m_nextReady = nullptr;
-        if (m_tail)
-            m_tail->m_nextReady = core;
-        else
-            m_head = core;
-        m_tail = core;
+        if (running && !yielding && t_stack) {
+            t_stack->push(core);
+        } else {
+            core->m_nextReady = nullptr;
+            if (m_tail)
+                m_tail->m_nextReady = core;
+            else
+                m_head = core;
+            m_tail = core;
+        }
         m_queued.store(m_queued.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        // A turn that yields (S5) goes to the back of the queue and its pump comes right back
-        // for more: it counts as a taker.
-        const bool yielding = t_pump == this && ActorCore::current() == core;
         startPumpIfNeeded(lock, yielding ? 1 : 0);
     }
     QThread *thread() const override { return nullptr; }
@@ -71,6 +87,8 @@ public:
         m_pool->releaseThread();
         std::unique_lock lock(m_mutex);
         ++m_blocked;
+        if (t_pump == this && t_stack)
+            shareStackLocked(*t_stack); // its thread blocks: let the others run what it readied
         startPumpIfNeeded(lock, 0);
     }
     void leaveBlocking()
@@ -110,16 +128,84 @@ private:
         m_pool->start(&m_pump);
     }
 
-    ActorCore *popLocked() noexcept
+    // The actors a pump's turns readied, newest at the back. Lives in pump()'s frame.
+    struct Stack
+    {
+        std::deque<ActorCore *> actors;
+        std::uint64_t turns = 0;       // the pump's turns so far
+        std::uint64_t bottomSince = 0; // the turn count when the bottom one became the bottom
+
+        void push(ActorCore *core)
+        {
+            if (actors.empty())
+                bottomSince = turns;
+            actors.push_back(core);
+        }
+        ActorCore *popNewest() noexcept
+        {
+            ActorCore *core = actors.back();
+            actors.pop_back();
+            return core;
+        }
+        ActorCore *popOldest() noexcept
+        {
+            ActorCore *core = actors.front();
+            actors.pop_front();
+            bottomSince = turns; // (the new bottom may have waited longer: the bound is loose)
+            return core;
+        }
+    };
+
+    ActorCore *popShared() noexcept
     {
         ActorCore *core = m_head;
         if (core) {
             m_head = core->m_nextReady;
             if (!m_head)
                 m_tail = nullptr;
-            m_queued.store(m_queued.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
         }
         return core;
+    }
+
+    // The next actor for the pump owning `own`: its stack's newest, else the shared queue's
+    // oldest, else another pump's oldest; the guards of tuning::PumpSharedQueueEvery and
+    // tuning::PumpStackPatience first.
+    ActorCore *popLocked(Stack &own) noexcept
+    {
+        ActorCore *core = nullptr;
+        if (!own.actors.empty()) {
+            ++own.turns;
+            if (own.turns % tuning::PumpSharedQueueEvery == 0) {
+                core = popShared();
+                if (!core && own.turns - own.bottomSince > tuning::PumpStackPatience)
+                    core = own.popOldest();
+            }
+            if (!core)
+                core = own.popNewest();
+        } else {
+            core = popShared();
+            for (auto it = m_stacks.begin(); !core && it != m_stacks.end(); ++it) {
+                if (*it != &own && !(*it)->actors.empty())
+                    core = (*it)->popOldest();
+            }
+        }
+        if (core)
+            m_queued.store(m_queued.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        return core;
+    }
+
+    // Moves the actors of `stack` to the back of the shared queue, oldest first.
+    void shareStackLocked(Stack &stack) noexcept
+    {
+        for (ActorCore *core : stack.actors) {
+            core->m_nextReady = nullptr;
+            if (m_tail)
+                m_tail->m_nextReady = core;
+            else
+                m_head = core;
+            m_tail = core;
+        }
+        stack.actors.clear();
     }
 
     // Waits up to the spin time for an actor to be queued; true if one may be.
@@ -143,21 +229,30 @@ private:
         if (m_ownPool)
             lowerThisThreadsPriority(); // the library's own pool works in the background
         PoolScheduler *const outer = std::exchange(t_pump, this);
+        Stack stack;
+        Stack *const outerStack = std::exchange(t_stack, &stack);
         // On a pool the application shares with other work, give the thread back now and then.
         const auto sliceEnd = std::chrono::steady_clock::now() + tuning::PumpSlice;
         int turns = 0;
         std::unique_lock lock(m_mutex);
         --m_starting;
+        m_stacks.push_back(&stack);
+        const auto leave = [&] { // with m_mutex held
+            shareStackLocked(stack);
+            std::erase(m_stacks, &stack);
+            t_stack = outerStack;
+            t_pump = outer;
+        };
         for (;;) {
-            if (ActorCore *core = popLocked()) {
+            if (ActorCore *core = popLocked(stack)) {
                 lock.unlock();
                 core->runTurn(); // consumes the turn's reference; may delete core
                 if (!m_ownPool && ++turns % tuning::PumpSliceCheckEvery == 0
                     && std::chrono::steady_clock::now() > sliceEnd) {
                     lock.lock();
                     ++m_starting; // stays counted in m_running
+                    leave();
                     lock.unlock();
-                    t_pump = outer;
                     m_pool->start(&m_pump); // behind whatever else waits for this pool
                     return;
                 }
@@ -171,25 +266,27 @@ private:
             spinForWork();
             lock.lock();
             m_spinning = false;
-            if (!m_head)
+            if (m_queued.load(std::memory_order_relaxed) == 0)
                 break;
         }
-        // Leaving: the queue is empty, or another pump spins and takes what comes.
+        // Leaving: nothing is ready, or another pump spins and takes what comes.
+        leave();
         std::shared_ptr<PoolScheduler> self;
         if (--m_running == 0)
             self = std::move(m_self); // may be the last reference: released after the unlock
         lock.unlock();
-        t_pump = outer;
     }
 
     static thread_local PoolScheduler *t_pump;
+    static thread_local Stack *t_stack; // the running pump's stack
 
     QThreadPool *const m_pool;
     const bool m_ownPool;
     std::mutex m_mutex;
-    ActorCore *m_head = nullptr;
+    ActorCore *m_head = nullptr;  // the shared queue
     ActorCore *m_tail = nullptr;
-    std::atomic<int> m_queued{0}; // actors in the queue; written under m_mutex
+    std::vector<Stack *> m_stacks; // the running pumps' stacks
+    std::atomic<int> m_queued{0}; // ready actors, in the queue or a stack; written under m_mutex
     int m_running = 0;            // pumps started and not yet finished, blocked ones included
     int m_starting = 0;           // pumps started but not yet looking at the queue
     int m_blocked = 0;            // pumps whose thread is blocked in Call::wait()
@@ -199,6 +296,7 @@ private:
 };
 
 thread_local PoolScheduler *PoolScheduler::t_pump = nullptr;
+thread_local PoolScheduler::Stack *PoolScheduler::t_stack = nullptr;
 
 std::shared_ptr<PoolScheduler> PoolScheduler::forPool(QThreadPool *pool)
 {

@@ -70,6 +70,50 @@ int niceOfThisThread()
 }
 #endif
 
+//! Counts the actors alive at once (State constructed and not yet destroyed) and the peak.
+struct Census
+{
+    std::atomic<int> alive{0};
+    std::atomic<int> peak{0};
+    std::atomic<int> built{0};
+    void born()
+    {
+        built.fetch_add(1);
+        const int now = alive.fetch_add(1) + 1;
+        int seen = peak.load();
+        while (now > seen && !peak.compare_exchange_weak(seen, now)) { }
+    }
+};
+
+//! A node of a spawn tree: its handler spawns two children, calls both and sums their answers.
+struct TreeNode
+{
+    TreeNode(std::shared_ptr<Census> c, int d) : census(std::move(c)), depth(d) { census->born(); }
+    TreeNode(TreeNode &&) = default;
+    ~TreeNode()
+    {
+        if (census) // (not a moved-from one)
+            census->alive.fetch_sub(1);
+    }
+    std::shared_ptr<Census> census;
+    int depth = 0;
+};
+
+//! The whole subtree's size, counted by its actors, as a user of an actor framework writes it.
+QCoro::Task<long> countSubtree(TreeNode &node, int depthLimit)
+{
+    if (node.depth == depthLimit)
+        co_return 1;
+    Actor<TreeNode> left(TreeNode(node.census, node.depth + 1));
+    Actor<TreeNode> right(TreeNode(node.census, node.depth + 1));
+    auto ask = [depthLimit](TreeNode &child) { return countSubtree(child, depthLimit); };
+    auto fromLeft = left.call(ask);
+    auto fromRight = right.call(ask);
+    const long l = co_await std::move(fromLeft);
+    const long r = co_await std::move(fromRight);
+    co_return l + r + 1;
+}
+
 } // namespace
 
 class tst_ActorGraphs : public QObject
@@ -77,6 +121,30 @@ class tst_ActorGraphs : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    // ---- the pool: spawn trees unfold depth first ----------------------------------------------
+    void aSpawnTreeUnfoldsDepthFirstWithFewActorsAliveAtOnce()
+    {
+        // 2^16 - 1 pool actors; each spawns two children and awaits their counts. Run breadth
+        // first (a FIFO ready queue), about half of them are alive at once; depth first, a few
+        // per level and pool thread.
+        constexpr int depthLimit = 15;
+        constexpr long total = (1L << (depthLimit + 1)) - 1;
+        auto census = std::make_shared<Census>();
+        long counted = 0;
+        {
+            Actor<TreeNode> root(TreeNode(census, 0));
+            auto ask = [](TreeNode &node) { return countSubtree(node, depthLimit); };
+            counted = std::move(root.call(ask)).wait();
+        }
+        QCOMPARE(counted, total);
+        QTRY_COMPARE_WITH_TIMEOUT(census->alive.load(), 0, 20000);
+        QCOMPARE(census->built.load(), int(total));
+        qInfo("spawn tree: %d of %ld actors alive at the peak", census->peak.load(), total);
+        QVERIFY2(census->peak.load() < total / 16,
+                 qPrintable(QStringLiteral("%1 of %2 actors were alive at once")
+                                    .arg(census->peak.load()).arg(total)));
+    }
+
     // ---- S31 actors inside State -------------------------------------------------------------
 
     void aRingOfActorsLinkedThroughTheirStatePassesATokenAndShutsDownCleanly()

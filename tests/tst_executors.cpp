@@ -151,6 +151,56 @@ private Q_SLOTS:
         pool.waitForDone();
     }
 
+    void aPairOfActorsWakingEachOtherDoesNotStarveOneReadiedBeforeThem()
+    {
+        // S5 with the pump's stack: a turn readies `patient`, then a ping-pong pair that keeps
+        // the newest end of the stack busy. `patient`, at the oldest end, must still get a turn
+        // soon (bounded, not after the ping-pong ends by itself). On an application's pool the
+        // pump's time slice bounds it (its stack goes to the shared queue when it gives its
+        // thread back); tuning::PumpStackPatience bounds it on the library's pool too.
+        QThreadPool pool;
+        pool.setMaxThreadCount(1);
+        const Options options{.executor = Executor::pool(&pool)};
+        struct Pair
+        {
+            Actor<int> ping = nullptr;
+            Actor<int> pong = nullptr;
+        };
+        auto pair = std::make_shared<Pair>();
+        pair->ping = Actor<int>(0, options);
+        pair->pong = Actor<int>(0, options);
+        Actor<int> patient(0, options);
+        Actor<int> starter(0, options);
+        constexpr long giveUpAfter = 2'000'000;
+        auto hops = std::make_shared<std::atomic<long>>(0);
+        auto hopsBeforePatient = std::make_shared<std::atomic<long>>(-1);
+        auto stop = std::make_shared<std::atomic<bool>>(false);
+        auto done = std::make_shared<std::atomic<bool>>(false);
+        std::function<void(bool)> hop = [pair, hops, stop, done, &hop](bool toPing) {
+            auto next = [toPing, &hop](int &) { hop(!toPing); };
+            if (stop->load() || hops->fetch_add(1) >= giveUpAfter) {
+                *done = true;
+                return;
+            }
+            (toPing ? pair->ping : pair->pong).cast(next);
+        };
+        starter.cast([patient, hopsBeforePatient, hops, stop, &hop](int &) {
+            patient.cast([hopsBeforePatient, hops, stop](int &) {
+                *hopsBeforePatient = hops->load();
+                *stop = true;
+            });
+            hop(true);
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(done->load(), 60000);
+        QVERIFY2(hopsBeforePatient->load() >= 0, "the patient actor never ran");
+        QVERIFY2(hopsBeforePatient->load() < 100'000,
+                 qPrintable(QStringLiteral("the patient actor waited for %1 hops")
+                                    .arg(hopsBeforePatient->load())));
+        for (Actor<int> *a : {&pair->ping, &pair->pong, &patient, &starter})
+            std::move(a->stop()).wait();
+        pool.waitForDone();
+    }
+
     void aBatchOfMessagesCostsOneWakeUpEventNotOnePerMessage()
     {
         // Casts to a main-thread actor sent while its thread is busy are delivered by one posted
