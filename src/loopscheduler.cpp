@@ -12,7 +12,9 @@
 #include <QtCore/QDeadlineTimer>
 #include <QtCore/QThreadPool>
 
+#include <memory>
 #include <thread>
+#include <utility>
 
 #include <vector>
 
@@ -28,10 +30,26 @@ LoopScheduler::~LoopScheduler()
     if (!m_context)
         return; // the loop ended and took it
     // (The thread object is alive: its end would have taken the context.)
-    if (m_context->thread() == QThread::currentThread() || !m_thread->isRunning())
+    if (m_context->thread() == QThread::currentThread() || !m_thread->isRunning()) {
         delete m_context; // nothing can be delivering to it
-    else
-        m_context->deleteLater(); // its thread runs: let it delete its own object
+        return;
+    }
+    // Its thread runs: it deletes its own object, from a posted call. Not deleteLater(): a
+    // deferred delete is never run when the thread's loop has ended, or the application is
+    // gone, before it. If the loop ends before delivering the call, Qt destroys it undelivered,
+    // and the Disposal deletes the object then, where nothing delivers to it any more.
+    struct Disposal
+    {
+        explicit Disposal(ContextObject *c) : context(c) { }
+        Disposal(const Disposal &) = delete;
+        Disposal &operator=(const Disposal &) = delete;
+        ~Disposal() { delete context; }
+        ContextObject *context;
+    };
+    auto disposal = std::make_shared<Disposal>(m_context);
+    QMetaObject::invokeMethod(
+            m_context, [disposal] { delete std::exchange(disposal->context, nullptr); },
+            Qt::QueuedConnection);
 }
 
 void LoopScheduler::schedule(ActorCore *core)
