@@ -45,11 +45,15 @@ namespace QtActors::detail {
 
 namespace {
 
-constexpr int Classes = 3;
-constexpr std::size_t ClassSize[Classes] = {64, 128, 256}; // payload bytes
+// Payload bytes. With the 16-byte header a block of the first class is 40 bytes, a 48-byte chunk
+// of glibc's malloc: a cast whose lambda captures at most one pointer (a vtable pointer, the
+// mailbox link and 8 bytes of captures) costs 48 bytes while it waits; the next class, up to three
+// pointers, 64. (One class of 64 made every queued cast a 96-byte chunk.)
+constexpr int Classes = 5;
+constexpr std::size_t ClassSize[Classes] = {24, 40, 64, 128, 256};
 constexpr int Cap = 64;
-constexpr std::uintptr_t ClassMask = 3; // the low bits of Header::owner
-constexpr std::uintptr_t Unclassed = 3; // a block of another size: global operator delete
+constexpr std::uintptr_t ClassMask = 7; // the low bits of Header::owner (a Cache is 64-aligned)
+constexpr std::uintptr_t Unclassed = 7; // a block of another size: global operator delete
 
 struct Cache;
 
