@@ -345,4 +345,82 @@ Seconds windowedProducer(long casts, int window)
     return seconds;
 }
 
+// --- Programs: run in a child process each ----------------------------------------------------
+
+namespace {
+// Each node spawns two children, requests a count from both and answers with their sum, through a
+// response promise, as CAF's manual shows.
+behavior treeNode(event_based_actor *self)
+{
+    return {
+        [=](int depth, int limit) {
+            auto rp = self->make_response_promise();
+            if (depth == limit) {
+                rp.deliver(1L);
+                return rp;
+            }
+            auto sum = std::make_shared<std::pair<int, long>>(0, 1L);
+            for (int i = 0; i < 2; ++i) {
+                auto child = self->spawn(treeNode);
+                self->request(child, infinite, depth + 1, limit).then([=](long v) mutable {
+                    sum->second += v;
+                    if (++sum->first == 2)
+                        rp.deliver(sum->second);
+                });
+            }
+            return rp;
+        },
+    };
+}
+
+behavior floodSender(event_based_actor *self, actor receiver, long perSender)
+{
+    return {
+        [=](get_atom) {
+            for (long i = 0; i < perSender; ++i)
+                self->send(receiver, 1L);
+            return true;
+        },
+    };
+}
+} // namespace
+
+Seconds spawnTree(int depthLimit)
+{
+    actor_system_config config;
+    actor_system system{config};
+    scoped_actor self{system};
+    const auto start = Clock::now();
+    long counted = 0;
+    {
+        auto root = system.spawn(treeNode);
+        self->request(root, infinite, 0, depthLimit)
+            .receive([&](long v) { counted = v; },
+                     [&](error &e) { throw std::runtime_error("CAF spawn tree: " + to_string(e)); });
+    }
+    const Seconds seconds = secondsSince(start);
+    expectCount(counted, (2L << depthLimit) - 1, "CAF spawn tree: actors counted");
+    return seconds;
+}
+
+Seconds mailboxFlood(int senders, long perSender)
+{
+    actor_system_config config;
+    actor_system system{config};
+    scoped_actor self{system};
+    auto receiver = system.spawn(counterActor);
+    std::vector<actor> from;
+    for (int i = 0; i < senders; ++i)
+        from.push_back(system.spawn(floodSender, receiver, perSender));
+    const auto start = Clock::now();
+    for (const actor &sender : from)
+        self->send(sender, get_atom_v);
+    int done = 0;
+    self->receive_for(done, senders)([](bool) {});
+    const long count = readCount(system, receiver);
+    const Seconds seconds = secondsSince(start);
+    expectCount(count, long(senders) * perSender, "CAF mailbox flood: casts counted");
+    return seconds;
+}
+
 } // namespace bench::caf

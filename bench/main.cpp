@@ -19,6 +19,8 @@
 #include <QtCore/QThread>
 #include <QtCore/QTimer>
 
+#include <sys/resource.h>
+
 #ifdef QTACTORS_BENCH_HAVE_CAF
 #include <caf/config.hpp>
 #endif
@@ -75,6 +77,9 @@ constexpr long kBoundedCapacity = 1'024;
 constexpr long kRoomCasts = 500'000;
 constexpr long kRoomCapacity = 64;
 constexpr long kLatestUpdates = 1'000'000;
+constexpr int kTreeDepth = 19;          // 2^20 - 1 actors
+constexpr int kFloodSenders = 100;
+constexpr long kFloodPerSender = 100'000;
 
 // --- Cells and rows -----------------------------------------------------------------------------
 
@@ -246,8 +251,47 @@ SpawnCells spawnInChild(const Config &config, const std::string &side, long coun
     return cells;
 }
 
+//! qtactors-bench --child program NAME SIDE COUNT [COUNT2]: one workload program in a process
+//! of its own, so that its peak RSS (getrusage's ru_maxrss) is its own. Prints "PROGRAM s KiB".
+int runProgramChild(int argc, char **argv)
+{
+    if (argc < 6)
+        return 2;
+    const std::string name = argv[3], side = argv[4];
+    const long a = std::atol(argv[5]);
+    const long b = argc > 6 ? std::atol(argv[6]) : 0;
+    Seconds seconds = 0;
+    try {
+        if (side == "qtactors") {
+#ifdef QTACTORS_BENCH_HAVE_QTACTORS
+            seconds = name == "tree" ? qta::spawnTree(int(a)) : qta::mailboxFlood(int(a), b);
+#else
+            return 1;
+#endif
+        } else if (side == "caf") {
+#ifdef QTACTORS_BENCH_HAVE_CAF
+            seconds = name == "tree" ? caf::spawnTree(int(a)) : caf::mailboxFlood(int(a), b);
+#else
+            return 1;
+#endif
+        } else {
+            return 2;
+        }
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 1;
+    }
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    std::printf("PROGRAM %.9f %ld\n", seconds, long(usage.ru_maxrss));
+    std::fflush(stdout);
+    return 0;
+}
+
 int runChild(int argc, char **argv)
 {
+    if (argc >= 3 && std::strcmp(argv[2], "program") == 0)
+        return runProgramChild(argc, argv);
     if (argc < 5 || std::strcmp(argv[2], "spawn") != 0)
         return 2;
     const std::string side = argv[3];
@@ -281,6 +325,61 @@ int runChild(int argc, char **argv)
                 result.rssBytesPerActor, result.heapBytesPerActor);
     std::fflush(stdout);
     return 0;
+}
+
+struct ProgramCells
+{
+    Cell seconds, peakMiB;
+};
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+//! Runs a workload program in a fresh child process `reps` times: the medians of its time and of
+//! its peak RSS.
+ProgramCells programInChild(const Config &config, const std::string &name, const std::string &side,
+                            const QStringList &counts)
+{
+    std::vector<double> times, peaks;
+    for (int r = 0; r < config.reps; ++r) {
+        progress("  %-58s", name + " " + side + " (child process)");
+        QProcess child;
+        child.setProcessChannelMode(QProcess::SeparateChannels);
+        child.start(QCoreApplication::applicationFilePath(),
+                    QStringList{QStringLiteral("--child"), QStringLiteral("program"),
+                                QString::fromStdString(name), QString::fromStdString(side)}
+                            + counts);
+        std::string failure;
+        double seconds = 0;
+        long kib = 0;
+        if (!child.waitForFinished(600'000)) {
+            child.kill();
+            child.waitForFinished();
+            failure = "child process timed out or failed to start";
+        } else if (child.exitStatus() != QProcess::NormalExit || child.exitCode() != 0) {
+            QString err = QString::fromLocal8Bit(child.readAllStandardError()).trimmed();
+            err.replace(QLatin1Char('\n'), QLatin1Char(' '));
+            failure = "child process failed: " + err.right(160).toStdString();
+        } else {
+            const std::string out = child.readAllStandardOutput().toStdString();
+            const auto pos = out.find("PROGRAM ");
+            if (pos == std::string::npos
+                || std::sscanf(out.c_str() + pos, "PROGRAM %lf %ld", &seconds, &kib) != 2)
+                failure = "unreadable child output";
+        }
+        if (!failure.empty()) {
+            std::fprintf(stderr, " failed: %s\n", failure.c_str());
+            return {Cell::na(failure), Cell::na(failure)};
+        }
+        std::fprintf(stderr, " %9.3f s, peak RSS %8.1f MiB\n", seconds, double(kib) / 1024);
+        times.push_back(seconds);
+        peaks.push_back(double(kib) / 1024);
+    }
+    return {Cell::of(median(times)), Cell::of(median(peaks))};
 }
 
 // --- GUI timer delay ----------------------------------------------------------------------------
@@ -379,6 +478,10 @@ std::vector<BarLine> theBar()
         {"100,000 pending timers: bytes each ≤ 0.5× QTimer's", "timer_bytes", BarLine::VsQt, false, 0.5},
         {"100,000 pending timers: arm + cancel no slower than QTimer's", "timer_arm", BarLine::VsQt, false, 1.0},
         {"bounded (capacity 1,024) cast throughput ≥ 0.8× unbounded", "burst_bounded", BarLine::VsRow, true, 0.8, "burst_unbounded"},
+        {"spawn tree (2^20 - 1 actors): peak RSS ≤ 2× CAF", "tree_rss", BarLine::VsCaf, false, 2.0},
+        {"spawn tree: time ≤ 0.5× CAF", "tree_time", BarLine::VsCaf, false, 0.5},
+        {"mailbox flood (100 × 100,000 casts): peak RSS ≤ 1.0× CAF", "flood_rss", BarLine::VsCaf, false, 1.0},
+        {"mailbox flood: time ≤ 0.5× CAF", "flood_time", BarLine::VsCaf, false, 0.5},
     };
 }
 
@@ -566,6 +669,35 @@ int runAll(const Config &config)
         extra["latest_plain_handled"] = Cell::of(double(handledPlain));
         for (Row *r : {&unbounded, &bounded, &producer, &latest})
             rows.push_back(*r);
+    }
+
+    for (const std::string name : {"tree", "flood"}) {
+        if (!config.wants(name))
+            continue;
+        const bool tree = name == "tree";
+        // The tree shrinks with --scale by whole levels.
+        const int depth = std::clamp(kTreeDepth + int(std::lround(std::log2(config.scale))), 8, kTreeDepth);
+        const long per = config.n(kFloodPerSender);
+        const QStringList counts = tree ? QStringList{QString::number(depth)}
+                                        : QStringList{QString::number(kFloodSenders), QString::number(per)};
+        if (tree)
+            std::fprintf(stderr, "spawn tree: %ld actors, each spawns two children and sums their answers (median of %d child processes)\n",
+                         (2L << depth) - 1, config.reps);
+        else
+            std::fprintf(stderr, "mailbox flood: %d senders × %ld casts to one counter (median of %d child processes)\n",
+                         kFloodSenders, per, config.reps);
+        Row time{name + "_time", tree ? "spawn tree: 2^20 - 1 actors, each calls two children" : "mailbox flood: 100 senders × 100,000 casts to one actor",
+                 "s", false, tree ? "QtActors: a coroutine handler spawns two Actors, calls both and co_awaits the answers; CAF: request/then to two spawned children, answered through a response promise; a fresh process each, median" : "QtActors: each sender's handler casts in a loop, then a call reads the count; CAF: each sender's handler send()s in a loop, then a request reads the count; a fresh process each, median"};
+        Row rss{name + "_rss", tree ? "spawn tree: peak RSS" : "mailbox flood: peak RSS", "MiB", false,
+                "the whole process's peak resident set (getrusage ru_maxrss), median"};
+        time.qt = rss.qt = Cell::none();
+        const ProgramCells none{skipped, skipped};
+        const ProgramCells q = !config.runs("qtactors") ? none : haveQtActors ? programInChild(config, name, "qtactors", counts) : ProgramCells{notBuilt("QtActors side"), notBuilt("QtActors side")};
+        const ProgramCells c = !config.runs("caf") ? none : haveCaf ? programInChild(config, name, "caf", counts) : ProgramCells{notBuilt("CAF side"), notBuilt("CAF side")};
+        time.qtactors = q.seconds; time.caf = c.seconds;
+        rss.qtactors = q.peakMiB; rss.caf = c.peakMiB;
+        rows.push_back(time);
+        rows.push_back(rss);
     }
 
     if (config.wants("spawn")) {
@@ -802,11 +934,11 @@ int main(int argc, char **argv)
             while (std::getline(list, key, ','))
                 config.sides.insert(key);
         } else if (arg == "--list") {
-            std::printf("cast fan-in call co_await time flow spawn ring gui alloc\n");
+            std::printf("cast fan-in call co_await time flow tree flood spawn ring gui alloc\n");
             return 0;
         } else {
             std::fprintf(stderr,
-                         "usage: %s [--scale F] [--reps N] [--only cast,fan-in,call,co_await,time,flow,spawn,ring,gui,alloc] [--side qtactors,qt,caf] [--list]\n",
+                         "usage: %s [--scale F] [--reps N] [--only cast,fan-in,call,co_await,time,flow,tree,flood,spawn,ring,gui,alloc] [--side qtactors,qt,caf] [--list]\n",
                          argv[0]);
             return 2;
         }

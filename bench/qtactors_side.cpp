@@ -434,4 +434,68 @@ AllocResult allocationsPerCoAwaitCall(long pairs)
     return {double(after.allocations - before.allocations) / double(pairs)};
 }
 
+// --- Programs (issue "what real actor programs need"): run in a child process each ------------
+
+namespace {
+struct TreeNode
+{
+    int depth = 0;
+};
+
+// Each node spawns two children, calls both and sums their answers, as a port from another actor
+// framework writes it.
+QCoro::Task<long> treeCount(TreeNode &node, int depthLimit)
+{
+    if (node.depth == depthLimit)
+        co_return 1;
+    Actor<TreeNode> left(TreeNode{node.depth + 1});
+    Actor<TreeNode> right(TreeNode{node.depth + 1});
+    auto ask = [depthLimit](TreeNode &child) { return treeCount(child, depthLimit); };
+    auto fromLeft = left.call(ask);
+    auto fromRight = right.call(ask);
+    const long l = co_await std::move(fromLeft);
+    const long r = co_await std::move(fromRight);
+    co_return l + r + 1;
+}
+} // namespace
+
+Seconds spawnTree(int depthLimit)
+{
+    const auto start = Clock::now();
+    long counted = 0;
+    {
+        Actor<TreeNode> root(TreeNode{0});
+        auto ask = [depthLimit](TreeNode &node) { return treeCount(node, depthLimit); };
+        counted = std::move(root.call(ask)).wait();
+    }
+    const Seconds seconds = secondsSince(start);
+    expectCount(counted, (2L << depthLimit) - 1, "QtActors spawn tree: actors counted");
+    return seconds;
+}
+
+Seconds mailboxFlood(int senders, long perSender)
+{
+    Actor<Counter> receiver;
+    std::vector<Actor<Counter>> from(std::size_t(senders), Actor<Counter>(nullptr));
+    for (auto &sender : from)
+        sender = Actor<Counter>();
+    const auto start = Clock::now();
+    std::vector<Call<bool>> sent;
+    sent.reserve(from.size());
+    for (const auto &sender : from) {
+        sent.push_back(sender.call([receiver, perSender](Counter &) {
+            for (long i = 0; i < perSender; ++i)
+                receiver.cast([](Counter &c) { ++c.count; });
+            return true;
+        }));
+    }
+    for (auto &call : sent)
+        std::move(call).wait();
+    // Behind every cast: the count once all have run.
+    const long count = receiver.call([](Counter &c) { return c.count; }).wait();
+    const Seconds seconds = secondsSince(start);
+    expectCount(count, long(senders) * perSender, "QtActors mailbox flood: casts counted");
+    return seconds;
+}
+
 } // namespace bench::qta

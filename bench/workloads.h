@@ -79,6 +79,8 @@ AllocResult allocationsPerCast(long casts);
 AllocResult allocationsPerCall(long calls);
 AllocResult allocationsPerRequestThen(long pairs);
 Seconds windowedProducer(long casts, int window); // at most `window` requests in flight
+Seconds spawnTree(int depthLimit);              // each node requests two children (response promise)
+Seconds mailboxFlood(int senders, long perSender);
 } // namespace caf
 
 namespace qta {
@@ -105,6 +107,8 @@ LatestFlood latestFlood(long updates, bool coalesce); // castLatest(0, …) or p
 AllocResult allocationsPerCast(Exec exec, long casts);
 AllocResult allocationsPerCall(Exec exec, long calls);
 AllocResult allocationsPerCoAwaitCall(long pairs);
+Seconds spawnTree(int depthLimit);              // 2^(depth+1) - 1 actors, each calls two children
+Seconds mailboxFlood(int senders, long perSender); // senders' casts all at once to one counter
 } // namespace qta
 
 } // namespace bench
