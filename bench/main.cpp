@@ -19,8 +19,6 @@
 #include <QtCore/QThread>
 #include <QtCore/QTimer>
 
-#include <sys/resource.h>
-
 #ifdef QTACTORS_BENCH_HAVE_CAF
 #include <caf/config.hpp>
 #endif
@@ -251,8 +249,26 @@ SpawnCells spawnInChild(const Config &config, const std::string &side, long coun
     return cells;
 }
 
+//! This process's peak resident set in KiB: VmHWM of /proc/self/status, the high-water mark of
+//! this program's own memory. (getrusage's ru_maxrss is no good here: across fork and exec it keeps
+//! the parent's peak, so every child would report at least the bench process's size.)
+long peakResidentKiB()
+{
+    FILE *status = std::fopen("/proc/self/status", "r");
+    if (!status)
+        return -1;
+    char line[256];
+    long kib = -1;
+    while (std::fgets(line, sizeof line, status)) {
+        if (std::sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+            break;
+    }
+    std::fclose(status);
+    return kib;
+}
+
 //! qtactors-bench --child program NAME SIDE COUNT [COUNT2]: one workload program in a process
-//! of its own, so that its peak RSS (getrusage's ru_maxrss) is its own. Prints "PROGRAM s KiB".
+//! of its own, so that its peak RSS is its own. Prints "PROGRAM seconds KiB".
 int runProgramChild(int argc, char **argv)
 {
     if (argc < 6)
@@ -281,9 +297,7 @@ int runProgramChild(int argc, char **argv)
         std::fprintf(stderr, "%s\n", e.what());
         return 1;
     }
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    std::printf("PROGRAM %.9f %ld\n", seconds, long(usage.ru_maxrss));
+    std::printf("PROGRAM %.9f %ld\n", seconds, peakResidentKiB());
     std::fflush(stdout);
     return 0;
 }
@@ -689,7 +703,7 @@ int runAll(const Config &config)
         Row time{name + "_time", tree ? "spawn tree: 2^20 - 1 actors, each calls two children" : "mailbox flood: 100 senders × 100,000 casts to one actor",
                  "s", false, tree ? "QtActors: a coroutine handler spawns two Actors, calls both and co_awaits the answers; CAF: request/then to two spawned children, answered through a response promise; a fresh process each, median" : "QtActors: each sender's handler casts in a loop, then a call reads the count; CAF: each sender's handler send()s in a loop, then a request reads the count; a fresh process each, median"};
         Row rss{name + "_rss", tree ? "spawn tree: peak RSS" : "mailbox flood: peak RSS", "MiB", false,
-                "the whole process's peak resident set (getrusage ru_maxrss), median"};
+                "the whole process's peak resident set (VmHWM), median"};
         time.qt = rss.qt = Cell::none();
         const ProgramCells none{skipped, skipped};
         const ProgramCells q = !config.runs("qtactors") ? none : haveQtActors ? programInChild(config, name, "qtactors", counts) : ProgramCells{notBuilt("QtActors side"), notBuilt("QtActors side")};
