@@ -840,8 +840,8 @@ int runAll(const Config &config)
         if (!r.note.empty())
             std::printf("- *%s*: %s.\n", r.workload.c_str(), r.note.c_str());
     if (extra.count("latest_handled"))
-        std::printf("- *castLatest flood*: %s of the updates were handled (plain casts: %s): the rest were superseded while waiting.\n",
-                    show(extra["latest_handled"]).c_str(), show(extra["latest_plain_handled"]).c_str());
+        std::printf("- *castLatest flood*: %.0f of the updates were handled (plain casts: %.0f): the rest were superseded while waiting.\n",
+                    extra["latest_handled"].value, extra["latest_plain_handled"].value);
     if (extra.count("gui_idle_p99"))
         std::printf("- *GUI thread*, no load (reference): p99 %s ms, max %s ms.\n",
                     show(extra["gui_idle_p99"]).c_str(), show(extra["gui_idle_max"]).c_str());
