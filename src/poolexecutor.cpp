@@ -54,9 +54,7 @@ public:
         ActorCore *const running = t_pump == this ? ActorCore::current() : nullptr;
         const bool yielding = running == core;
         std::unique_lock lock(m_mutex);
-        if (running && !yielding && t_stack) {
-            t_stack->push(core);
-        } else {
+        if (!(running && !yielding && t_stack && t_stack->tryPush(core))) {
             core->m_nextReady = nullptr;
             if (m_tail)
                 m_tail->m_nextReady = core;
@@ -135,11 +133,17 @@ private:
         std::uint64_t turns = 0;       // the pump's turns so far
         std::uint64_t bottomSince = 0; // the turn count when the bottom one became the bottom
 
-        void push(ActorCore *core)
+        //! False when the stack cannot grow (no memory): the shared queue takes the actor then.
+        bool tryPush(ActorCore *core) noexcept
         {
-            if (actors.empty())
+            try {
+                actors.push_back(core);
+            } catch (...) {
+                return false;
+            }
+            if (actors.size() == 1)
                 bottomSince = turns;
-            actors.push_back(core);
+            return true;
         }
         ActorCore *popNewest() noexcept
         {
