@@ -410,9 +410,9 @@ private:
             else
                 std::invoke(m_onValue, w, m_state->take());
         } else if (m_onError) {
-            std::invoke(*m_onError, w, m_state->error());
+            std::invoke(*m_onError, w, m_state->takeError());
         } else {
-            logThenError(m_state->owner(), m_state->error(),
+            logThenError(m_state->owner(), m_state->takeError(),
                          "a call failed and its then(receiver) has no error callback");
         }
     }

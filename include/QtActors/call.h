@@ -252,26 +252,25 @@ public:
 private:
     void deliver() noexcept
     {
-        try {
-            if constexpr (std::is_void_v<T>) {
-                m_state->take();
-                std::invoke(m_onValue);
-            } else {
-                std::invoke(m_onValue, m_state->take());
+        if (!m_state->hasError()) {
+            try {
+                if constexpr (std::is_void_v<T>) {
+                    m_state->take();
+                    std::invoke(m_onValue);
+                } else {
+                    std::invoke(m_onValue, m_state->take());
+                }
+            } catch (...) { // onValue itself threw
+                logThenError(m_state->owner(), std::current_exception(), "a then() callback threw");
             }
             return;
-        } catch (...) {
-            if (!m_state->hasError()) { // onValue itself threw
-                logThenError(m_state->owner(), std::current_exception(), "a then() callback threw");
-                return;
-            }
         }
         if (!m_onError) {
             logUnread();
             return;
         }
         try {
-            std::invoke(*m_onError, m_state->error());
+            std::invoke(*m_onError, m_state->takeError());
         } catch (...) {
             logThenError(m_state->owner(), std::current_exception(), "a then() error callback threw");
         }
@@ -279,7 +278,7 @@ private:
     void logUnread() noexcept
     {
         if (m_state->hasError())
-            logThenError(m_state->owner(), m_state->error(),
+            logThenError(m_state->owner(), m_state->takeError(),
                          "a call failed and its then() has no error callback");
     }
 

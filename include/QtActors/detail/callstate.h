@@ -100,11 +100,17 @@ public:
     //! The error answer, if any. Consumer only, after isReady().
     bool hasError() const noexcept { return bool(m_error); }
     std::exception_ptr error() const noexcept { return m_error; }
-    //! Rethrows the error, if any. Consumer only, after isReady().
-    void rethrowIfFailed() const
+    //! The error answer, moved out: the consumer's copy is then the last one, so the exception
+    //! object dies on the consumer's side, after its handler has read it. (Shared with the
+    //! CallState, it died wherever the CallState did, and ThreadSanitizer, which does not see
+    //! libstdc++'s reference counting, reported the consumer's read against that destructor.)
+    //! Consumer only, once, after isReady().
+    std::exception_ptr takeError() noexcept { return std::exchange(m_error, nullptr); }
+    //! Rethrows the error, if any, moved out (see takeError()). Consumer only, once, after isReady().
+    void rethrowIfFailed()
     {
         if (m_error)
-            std::rethrow_exception(m_error);
+            std::rethrow_exception(takeError());
     }
     const Owner &owner() const noexcept { return m_owner; }
 
