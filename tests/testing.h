@@ -212,4 +212,39 @@ private:
     QtActors::Actor<quint64> m_actor;
 };
 
+//! Where a test's actor runs, for data-driven rows over the executors.
+enum Where { Pool, Dedicated, MainThread, OtherThread };
+
+//! A worker thread with an event loop for Executor::thread() rows.
+class EventThread
+{
+public:
+    EventThread() { m_thread.start(); }
+    ~EventThread()
+    {
+        m_thread.quit();
+        m_thread.wait();
+    }
+    QThread *get() { return &m_thread; }
+
+private:
+    QThread m_thread;
+};
+
+//! Options for an actor named `name` on the executor `where` (OtherThread: on `worker`).
+inline QtActors::Options onExecutor(int where, QThread *worker, const QString &name)
+{
+    using QtActors::Executor;
+    switch (where) {
+    case Dedicated:
+        return { .name = name, .executor = Executor::dedicatedThread() };
+    case MainThread:
+        return { .name = name, .executor = Executor::thread(QThread::currentThread()) };
+    case OtherThread:
+        return { .name = name, .executor = Executor::thread(worker) };
+    default:
+        return { .name = name, .executor = Executor::pool() };
+    }
+}
+
 } // namespace testing

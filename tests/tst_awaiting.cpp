@@ -14,6 +14,9 @@
 #include <vector>
 
 using namespace QtActors;
+using enum testing::Where;
+using testing::EventThread;
+using testing::onExecutor;
 using testing::errorKind;
 
 namespace {
@@ -59,38 +62,6 @@ bool spinUntil(F done, int timeoutMs = MustFinishMs)
         QThread::yieldCurrentThread();
     }
     return true;
-}
-
-enum Where { Pool, Dedicated, MainThread, OtherThread };
-
-//! A worker thread with an event loop for Executor::thread() rows.
-class EventThread
-{
-public:
-    EventThread() { m_thread.start(); }
-    ~EventThread()
-    {
-        m_thread.quit();
-        m_thread.wait();
-    }
-    QThread *get() { return &m_thread; }
-
-private:
-    QThread m_thread;
-};
-
-Options onExecutor(int where, QThread *worker, const QString &name)
-{
-    switch (where) {
-    case Dedicated:
-        return { .name = name, .executor = Executor::dedicatedThread() };
-    case MainThread:
-        return { .name = name, .executor = Executor::thread(QThread::currentThread()) };
-    case OtherThread:
-        return { .name = name, .executor = Executor::thread(worker) };
-    default:
-        return { .name = name, .executor = Executor::pool() };
-    }
 }
 
 void addExecutorRows()

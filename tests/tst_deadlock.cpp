@@ -33,6 +33,9 @@
 #include <unistd.h>
 
 using namespace QtActors;
+using enum testing::Where;
+using testing::EventThread;
+using testing::onExecutor;
 using namespace std::chrono_literals;
 using testing::errorKind;
 
@@ -43,38 +46,6 @@ constexpr int MustFinishMs = 10000; // "must finish" checks: the answer is there
 constexpr std::chrono::milliseconds Safety{ 8000 };
 constexpr int RunMs = 30000; // a whole scenario: longer than Safety, so Timeout shows first
 constexpr qint64 DetectionMs = 100; // S21: "finishes with Deadlock at once (within 100 ms)"
-
-enum Where { Pool, Dedicated, MainThread, OtherThread };
-
-//! A worker thread with an event loop for Executor::thread() rows.
-class EventThread
-{
-public:
-    EventThread() { m_thread.start(); }
-    ~EventThread()
-    {
-        m_thread.quit();
-        m_thread.wait();
-    }
-    QThread *get() { return &m_thread; }
-
-private:
-    QThread m_thread;
-};
-
-Options onExecutor(int where, QThread *worker, const QString &name)
-{
-    switch (where) {
-    case Dedicated:
-        return { .name = name, .executor = Executor::dedicatedThread() };
-    case MainThread:
-        return { .name = name, .executor = Executor::thread(QThread::currentThread()) };
-    case OtherThread:
-        return { .name = name, .executor = Executor::thread(worker) };
-    default:
-        return { .name = name, .executor = Executor::pool() };
-    }
-}
 
 //! 'p' pool, 'd' dedicated thread, 'm' main thread, 't' another QThread.
 int whereOf(QChar c)

@@ -25,6 +25,9 @@
 #include <vector>
 
 using namespace QtActors;
+using enum testing::Where;
+using testing::EventThread;
+using testing::onExecutor;
 using namespace std::chrono_literals;
 using testing::errorKind;
 
@@ -36,38 +39,6 @@ constexpr int MustFinishMs = 10000; // "must finish" checks: the answer is there
 constexpr int AbsenceWindowMs = 100;
 //! On calls that could hang if the rule under test broke: a Timeout then fails the check.
 constexpr std::chrono::milliseconds Safety{ 8000 };
-
-enum Where { Pool, Dedicated, MainThread, OtherThread };
-
-//! A worker thread with an event loop for Executor::thread() rows.
-class EventThread
-{
-public:
-    EventThread() { m_thread.start(); }
-    ~EventThread()
-    {
-        m_thread.quit();
-        m_thread.wait();
-    }
-    QThread *get() { return &m_thread; }
-
-private:
-    QThread m_thread;
-};
-
-Options onExecutor(int where, QThread *worker, const QString &name)
-{
-    switch (where) {
-    case Dedicated:
-        return { .name = name, .executor = Executor::dedicatedThread() };
-    case MainThread:
-        return { .name = name, .executor = Executor::thread(QThread::currentThread()) };
-    case OtherThread:
-        return { .name = name, .executor = Executor::thread(worker) };
-    default:
-        return { .name = name, .executor = Executor::pool() };
-    }
-}
 
 void addExecutorRows()
 {

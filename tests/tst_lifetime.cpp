@@ -15,6 +15,7 @@
 #include <memory>
 
 using namespace QtActors;
+using testing::EventThread;
 using testing::thrownBy;
 
 namespace {
@@ -69,22 +70,6 @@ void addExecutorRows()
     QTest::newRow("dedicated thread") << 1;
     QTest::newRow("existing thread") << 2;
 }
-
-//! A worker thread with an event loop for Executor::thread() rows.
-class EventThread
-{
-public:
-    EventThread() { m_thread.start(); }
-    ~EventThread()
-    {
-        m_thread.quit();
-        m_thread.wait();
-    }
-    QThread *get() { return &m_thread; }
-
-private:
-    QThread m_thread;
-};
 
 struct ChildResult
 {
