@@ -45,6 +45,34 @@ private:
     std::atomic<bool> m_open{false};
 };
 
+//! One CPU-bound thread for as long as it lives: what a user's machine runs beside the
+//! application (a compiler, a browser tab). Rows measured "beside a busy thread" hold one.
+class BusyThread
+{
+public:
+    BusyThread()
+        : m_thread([this] {
+              std::uint64_t x = 1;
+              while (!m_stop.load(std::memory_order_relaxed))
+                  x = x * 6364136223846793005ULL + 1442695040888963407ULL; // never idle
+              m_sink.store(x, std::memory_order_relaxed);
+          })
+    {
+    }
+    ~BusyThread()
+    {
+        m_stop.store(true, std::memory_order_relaxed);
+        m_thread.join();
+    }
+    BusyThread(const BusyThread &) = delete;
+    BusyThread &operator=(const BusyThread &) = delete;
+
+private:
+    std::atomic<bool> m_stop{false};
+    std::atomic<std::uint64_t> m_sink{0};
+    std::thread m_thread;
+};
+
 //! Waits until pred() holds; throws after `timeout` (tear-down that never finishes is a bug to
 //! report, not to hang on).
 template <typename Pred>

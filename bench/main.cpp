@@ -486,6 +486,7 @@ std::vector<BarLine> theBar()
         {"allocations per blocking call (pool) ≤ 2", "alloc_call_pool", BarLine::Absolute, false, 2.0},
         {"allocations per blocking call (dedicated thread) ≤ 2", "alloc_call_dedicated", BarLine::Absolute, false, 2.0},
         {"allocations per co_await call ≤ 2", "alloc_co_await", BarLine::Absolute, false, 2.0},
+        {"blocking call round trip (pool) beside a CPU-bound thread ≤ 5 µs", "call_pool_busy", BarLine::Absolute, false, 5.0},
         {"blocking call with a timeout ≤ 1.1× one without", "call_timeout", BarLine::VsRow, false, 1.1, "call_pool"},
         {"actor-to-actor co_await with a timeout ≤ 1.1× one without", "co_await_timeout", BarLine::VsRow, false, 1.1, "co_await"},
         {"castAfter p99 lateness ≤ 2 ms (as S17 asks of timeouts)", "timer_late_p99", BarLine::Absolute, false, 2.0},
@@ -600,6 +601,13 @@ int runAll(const Config &config)
         rows.push_back(dedicated);
         rows.push_back(poolVsRun);
         rows.push_back(dedicatedVsRun);
+
+        // The same round trip with one CPU-bound thread running beside (2 cores: one is taken).
+        Row busy{"call_pool_busy", "blocking call round trip, pool, one CPU-bound thread beside", "µs", false, "as the pool row above, while one more thread computes without pause"};
+        busy.qtactors = qtaCell("call().wait(), pool, busy thread beside", false, [&] { const BusyThread beside; return micros(n, QTA(qta::blockingCalls(Exec::Pool, n))); });
+        busy.qt = qtCell("BlockingQueuedConnection, busy thread beside", false, [&] { const BusyThread beside; return micros(n, qt::blockingQueuedCalls(n)); });
+        busy.caf = cafCell("scoped_actor request + receive, busy thread beside", false, [&] { const BusyThread beside; return micros(n, CAF(caf::blockingCalls(n))); });
+        rows.push_back(busy);
     }
 
     if (config.wants("co_await")) {

@@ -498,7 +498,7 @@ std::uint64_t ActorCore::runResumptionList(ResumeNode *fifo, int &budget) noexce
     return finished;
 }
 
-void ActorCore::runTurn() noexcept
+void ActorCore::runTurn(const CallStateBase *waiter) noexcept
 {
     const TurnScope scope(this);
     const bool lost = m_contextLost.load(std::memory_order_relaxed);
@@ -561,10 +561,12 @@ void ActorCore::runTurn() noexcept
             if (m_busy)
                 break; // an exclusive coroutine handler suspended: its message stays counted
             ++finished; // (an interleaved one that suspended is finished as a message)
+            if (waiter && waiter->isReady())
+                budget = 0; // the waiting thread has its answer: the pool takes the rest
         }
         if (m_busy || m_heldHead || m_resumes.load(std::memory_order_relaxed))
             continue;
-        if (finished > 0 && budget > 0 && !lost && lingerForMore(finished, lastWasCast))
+        if (finished > 0 && budget > 0 && !lost && !waiter && lingerForMore(finished, lastWasCast))
             continue;
 
         const std::uint64_t previous = publishWork(finished);

@@ -213,6 +213,13 @@ bool CallStateBase::setContinuation(Continuation *c) noexcept
 void CallStateBase::waitBlocking()
 {
     auto &status = m_status;
+    // A thread outside any turn may run the awaited actor's turn itself, if it has not started
+    // (pools only): the answer then needs no other thread to wake up, or to find a free core.
+    if (m_owner.core && !ActorCore::current() && status.load(std::memory_order_acquire) != Ready
+        && m_owner.core->scheduler()->runForWaiter(m_owner.core, *this)
+        && status.load(std::memory_order_acquire) == Ready) {
+        return;
+    }
     // Spin briefly first: a round trip to a thread that is awake takes a few microseconds, while
     // sleeping in the kernel and being woken costs tens on a virtual machine. Single-core
     // machines skip it, as the answer cannot arrive while this thread spins.

@@ -80,6 +80,17 @@ public:
     }
     std::shared_ptr<Scheduler> bind(const QString &) override { return shared_from_this(); }
 
+    bool runForWaiter(ActorCore *core, const CallStateBase &answer) noexcept override
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            if (!takeLocked(core))
+                return false; // running, lingering, or deep in a busy queue: wait for the pool
+        }
+        core->runTurn(&answer); // the turn's reference came with it
+        return true;
+    }
+
     void enterBlocking()
     {
         m_pool->releaseThread();
@@ -196,6 +207,40 @@ private:
         if (core)
             m_queued.store(m_queued.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
         return core;
+    }
+
+    // Takes `core` out of where it waits to run, if it waits near an end: the first
+    // tuning::WaiterQueueLook of the shared queue (an idle pool holds one there), or either end of
+    // a pump's stack. Only ends are searched so that a waiter never holds m_mutex for long.
+    bool takeLocked(ActorCore *core) noexcept
+    {
+        bool taken = false;
+        ActorCore *previous = nullptr;
+        int looked = 0;
+        for (ActorCore *c = m_head; c && looked < tuning::WaiterQueueLook; c = c->m_nextReady) {
+            if (c == core) {
+                (previous ? previous->m_nextReady : m_head) = c->m_nextReady;
+                if (m_tail == c)
+                    m_tail = previous;
+                taken = true;
+                break;
+            }
+            previous = c;
+            ++looked;
+        }
+        for (auto it = m_stacks.begin(); !taken && it != m_stacks.end(); ++it) {
+            std::deque<ActorCore *> &actors = (*it)->actors;
+            if (!actors.empty() && actors.back() == core) {
+                actors.pop_back();
+                taken = true;
+            } else if (!actors.empty() && actors.front() == core) {
+                (*it)->popOldest();
+                taken = true;
+            }
+        }
+        if (taken)
+            m_queued.store(m_queued.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        return taken;
     }
 
     // Moves the actors of `stack` to the back of the shared queue, oldest first.

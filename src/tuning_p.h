@@ -66,6 +66,12 @@ inline constexpr int LibraryPoolNiceOffset = 5;
 //! awake comes in a few µs; sleeping and being woken costs tens of µs on a VM.
 inline constexpr auto WaitSpin = 50us;
 
+//! A thread about to block for a pool actor's answer first looks this far into the pool's
+//! shared queue for that actor (and at both ends of each pump's stack): found there, its turn
+//! runs on the waiting thread, with no wake-up of a pool thread to wait for. Only an idle or
+//! lightly loaded pool has it that near; the bound keeps the look short under the pool's lock.
+inline constexpr int WaiterQueueLook = 16;
+
 // --- Timeouts ----------------------------------------------------------------------------------
 
 //! A call's timeout is armed lazily: one CAS into the system clock's inbox, which its thread

@@ -112,7 +112,8 @@ private Q_SLOTS:
                 });
         size_t threadsSeen = 0;
         for (auto &a : actors) {
-            const Plain p = a.call([](Plain &s) { return s; }).wait();
+            // (future(): a wait() could run the turn on this thread, S4)
+            const Plain p = a.call([](Plain &s) { return s; }).future().result();
             QCOMPARE(int(p.values.size()), rounds);
             for (int r = 0; r < rounds; ++r)
                 QCOMPARE(p.values[r], r);
@@ -254,7 +255,7 @@ private Q_SLOTS:
         {
             Actor<int> uut(0, {.executor = Executor::pool(&pool)});
             for (int i = 0; i < 20; ++i)
-                poolThreads.insert(uut.call([](int &) { return QThread::currentThread(); }).wait());
+                poolThreads.insert(uut.call([](int &) { return QThread::currentThread(); }).future().result());
             std::move(uut.stop()).wait();
         }
         QVERIFY(!poolThreads.count(QThread::currentThread()));
@@ -296,11 +297,12 @@ private Q_SLOTS:
         auto niceHere = [] { return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())); };
         const int mine = niceHere(); // the main thread's, which the library's pool is relative to
         Actor<int> background(0);
+        // (future(): a wait() could run the turn on this thread, S4)
         for (int i = 0; i < 20; ++i) // both pool threads, as far as they get used
-            QCOMPARE(background.call([&](int &) { return niceHere(); }).wait(), std::min(mine + 5, 19));
+            QCOMPARE(background.call([&](int &) { return niceHere(); }).future().result(), std::min(mine + 5, 19));
         QThreadPool pool;
         Actor<int> own(0, {.executor = Executor::pool(&pool)});
-        QCOMPARE(own.call([&](int &) { return niceHere(); }).wait(), mine);
+        QCOMPARE(own.call([&](int &) { return niceHere(); }).future().result(), mine);
         std::move(own.stop()).wait();
         pool.waitForDone();
 #else
@@ -381,6 +383,103 @@ private Q_SLOTS:
         for (auto &a : chain)
             std::move(a.stop()).wait();
         pool.waitForDone();
+    }
+
+    void aWaitingThreadRunsAPoolActorsTurnWhenNoPoolThreadIsFree()
+    {
+        // S4: the pool's one thread is held by the application's own runnable; a thread that
+        // blocks for a pool actor's answer runs the actor's turn itself: what was sent before the
+        // call first, in order, and nothing after the answer (the pool runs that, once free).
+        QThreadPool pool;
+        pool.setMaxThreadCount(1);
+        std::atomic<bool> holding{false}, release{false};
+        std::mutex visibleHandOff; // see busyActorsLeaveRoomForTheApplicationsOwnRunnablesOnItsPool
+        { const std::lock_guard lock(visibleHandOff); }
+        pool.start([&] {
+            { const std::lock_guard lock(visibleHandOff); }
+            holding = true;
+            while (!release.load())
+                std::this_thread::yield();
+        });
+        QTRY_VERIFY(holding.load());
+        struct Log
+        {
+            std::vector<std::pair<int, QThread *>> ran;
+        };
+        std::atomic<bool> afterRan{false};
+        {
+            Actor<Log> uut(Log{}, {.executor = Executor::pool(&pool)});
+            uut.cast([](Log &l) { l.ran.emplace_back(1, QThread::currentThread()); });
+            auto answer = uut.call([](Log &l) {
+                l.ran.emplace_back(2, QThread::currentThread());
+                return int(l.ran.size());
+            });
+            uut.cast([&afterRan](Log &l) {
+                l.ran.emplace_back(3, QThread::currentThread());
+                afterRan = true;
+            });
+            // Should wait() not return by itself, the pool is freed after 20 s and the checks
+            // below fail instead of the test hanging.
+            std::atomic<bool> answered{false};
+            std::thread watchdog([&] {
+                const QDeadlineTimer deadline(20000);
+                while (!answered.load() && !deadline.hasExpired())
+                    std::this_thread::yield();
+                release = true;
+            });
+            const int seen = std::move(answer).wait(); // returns although no pool thread is free
+            const bool restLeftToThePool = !afterRan.load();
+            answered = true;
+            watchdog.join();
+            QCOMPARE(seen, 2);
+            QVERIFY(restLeftToThePool);
+            // future() never runs the turn here: the pool's thread must.
+            QFuture<Log> log = uut.call([](Log &l) { return l; }).future();
+            log.waitForFinished();
+            const auto ran = log.result().ran;
+            QCOMPARE(int(ran.size()), 3);
+            QCOMPARE(ran[0], std::make_pair(1, QThread::currentThread()));
+            QCOMPARE(ran[1], std::make_pair(2, QThread::currentThread()));
+            QCOMPARE(ran[2].first, 3);
+            QVERIFY(ran[2].second != QThread::currentThread());
+            QVERIFY(afterRan.load());
+        }
+        pool.waitForDone();
+    }
+
+    void aHandlerThatWaitsNeverRunsAnotherActorsTurnInsideItsOwn()
+    {
+        // Only a thread outside every turn runs a turn while it waits: a handler blocked on
+        // another pool actor leaves that actor to its pool, so turns never nest on one thread.
+        QThreadPool held;
+        held.setMaxThreadCount(1);
+        std::atomic<bool> holding{false}, release{false};
+        std::mutex visibleHandOff;
+        { const std::lock_guard lock(visibleHandOff); }
+        held.start([&] {
+            { const std::lock_guard lock(visibleHandOff); }
+            holding = true;
+            while (!release.load())
+                std::this_thread::yield();
+        });
+        QTRY_VERIFY(holding.load());
+        Actor<int> inner(0, {.executor = Executor::pool(&held)});
+        Actor<int> outer(0);
+        std::atomic<bool> aboutToWait{false};
+        QFuture<std::pair<QThread *, QThread *>> threads =
+                outer.call([inner, &aboutToWait](int &) {
+                         auto c = inner.call([](int &) { return QThread::currentThread(); });
+                         aboutToWait = true;
+                         return std::make_pair(QThread::currentThread(), std::move(c).wait());
+                     }).future();
+        QTRY_VERIFY(aboutToWait.load());
+        release = true;
+        threads.waitForFinished();
+        const auto [outerThread, innerThread] = threads.result();
+        QVERIFY(outerThread != innerThread);
+        QVERIFY(innerThread != QThread::currentThread());
+        std::move(inner.stop()).wait();
+        held.waitForDone();
     }
 
     void hundredThousandPoolActorsAreCheap()

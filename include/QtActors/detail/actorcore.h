@@ -90,7 +90,10 @@ public:
     bool isCurrent() const noexcept { return current() == this; }
 
     //! The scheduler calls this where the actor's turns run. Consumes the turn's reference.
-    void runTurn() noexcept;
+    //! With `waiter`, the turn runs on a thread that blocks for that call (see
+    //! Scheduler::runForWaiter): it does not linger, and once the answer is ready it hands what
+    //! is left to the scheduler, so the waiting thread returns at once.
+    void runTurn(const CallStateBase *waiter = nullptr) noexcept;
     //! Queues a resumption to run on the actor's turn (see the top of this file). Any thread.
     //! Once the actor has ended, the coroutine continues on the calling thread instead (logged).
     void wake(ResumeNode *node) noexcept;

@@ -19,6 +19,7 @@ QT_END_NAMESPACE
 namespace QtActors::detail {
 
 class ActorCore;
+class CallStateBase;
 
 class QTACTORS_EXPORT Scheduler
 {
@@ -42,6 +43,13 @@ public:
     //! The clock of this executor's timers and timeouts (S19): the system clock, unless the
     //! executor keeps time of its own (a test executor's virtual time).
     virtual Clock &clock() const noexcept { return systemClock(); }
+    //! Called by a thread that is about to block for `answer`, a call to `core`, and runs no turn
+    //! itself. If core's turn is ready here and no thread of this context has taken it, the
+    //! calling thread takes it and runs it until `answer` is ready (a pool actor's handler then
+    //! runs on the waiting thread, as QtConcurrent runs a task that has not started on the thread
+    //! that asks for its result). True if it ran a turn. Executors whose handlers must run on
+    //! their own thread never do.
+    virtual bool runForWaiter(ActorCore *, const CallStateBase &) noexcept { return false; }
     //! An actor was bound to this scheduler (from ActorCore's constructor).
     virtual void attach(ActorCore *) { }
     //! The actor has finished, or its core is destroyed: forget it (a dedicated thread quits).
