@@ -38,6 +38,39 @@ struct WithTimer
 
 } // namespace
 
+//! A one-thread pool whose only thread the application's own runnable holds until release():
+//! pool actors' turns then wait in its queue. The mutex gives the runnable a visible edge from
+//! the flags' construction to the pool thread (see
+//! busyActorsLeaveRoomForTheApplicationsOwnRunnablesOnItsPool).
+class HeldPool
+{
+public:
+    HeldPool()
+    {
+        pool.setMaxThreadCount(1);
+        { const std::lock_guard lock(m_visibleHandOff); }
+        pool.start([this] {
+            { const std::lock_guard lock(m_visibleHandOff); }
+            m_holding = true;
+            while (!m_release.load())
+                std::this_thread::yield();
+        });
+    }
+    ~HeldPool()
+    {
+        release();
+        pool.waitForDone();
+    }
+    bool isHolding() const { return m_holding.load(); }
+    void release() { m_release = true; }
+
+    QThreadPool pool;
+
+private:
+    std::mutex m_visibleHandOff;
+    std::atomic<bool> m_holding{false}, m_release{false};
+};
+
 class tst_Executors : public QObject
 {
     Q_OBJECT
@@ -390,25 +423,15 @@ private Q_SLOTS:
         // S4: the pool's one thread is held by the application's own runnable; a thread that
         // blocks for a pool actor's answer runs the actor's turn itself: what was sent before the
         // call first, in order, and nothing after the answer (the pool runs that, once free).
-        QThreadPool pool;
-        pool.setMaxThreadCount(1);
-        std::atomic<bool> holding{false}, release{false};
-        std::mutex visibleHandOff; // see busyActorsLeaveRoomForTheApplicationsOwnRunnablesOnItsPool
-        { const std::lock_guard lock(visibleHandOff); }
-        pool.start([&] {
-            { const std::lock_guard lock(visibleHandOff); }
-            holding = true;
-            while (!release.load())
-                std::this_thread::yield();
-        });
-        QTRY_VERIFY(holding.load());
+        HeldPool held;
+        QTRY_VERIFY(held.isHolding());
         struct Log
         {
             std::vector<std::pair<int, QThread *>> ran;
         };
         std::atomic<bool> afterRan{false};
         {
-            Actor<Log> uut(Log{}, {.executor = Executor::pool(&pool)});
+            Actor<Log> uut(Log{}, {.executor = Executor::pool(&held.pool)});
             uut.cast([](Log &l) { l.ran.emplace_back(1, QThread::currentThread()); });
             auto answer = uut.call([](Log &l) {
                 l.ran.emplace_back(2, QThread::currentThread());
@@ -425,7 +448,7 @@ private Q_SLOTS:
                 const QDeadlineTimer deadline(20000);
                 while (!answered.load() && !deadline.hasExpired())
                     std::this_thread::yield();
-                release = true;
+                held.release();
             });
             const int seen = std::move(answer).wait(); // returns although no pool thread is free
             const bool restLeftToThePool = !afterRan.load();
@@ -444,26 +467,15 @@ private Q_SLOTS:
             QVERIFY(ran[2].second != QThread::currentThread());
             QVERIFY(afterRan.load());
         }
-        pool.waitForDone();
     }
 
     void aHandlerThatWaitsNeverRunsAnotherActorsTurnInsideItsOwn()
     {
         // Only a thread outside every turn runs a turn while it waits: a handler blocked on
         // another pool actor leaves that actor to its pool, so turns never nest on one thread.
-        QThreadPool held;
-        held.setMaxThreadCount(1);
-        std::atomic<bool> holding{false}, release{false};
-        std::mutex visibleHandOff;
-        { const std::lock_guard lock(visibleHandOff); }
-        held.start([&] {
-            { const std::lock_guard lock(visibleHandOff); }
-            holding = true;
-            while (!release.load())
-                std::this_thread::yield();
-        });
-        QTRY_VERIFY(holding.load());
-        Actor<int> inner(0, {.executor = Executor::pool(&held)});
+        HeldPool held;
+        QTRY_VERIFY(held.isHolding());
+        Actor<int> inner(0, {.executor = Executor::pool(&held.pool)});
         Actor<int> outer(0);
         std::atomic<bool> aboutToWait{false};
         QFuture<std::pair<QThread *, QThread *>> threads =
@@ -473,13 +485,12 @@ private Q_SLOTS:
                          return std::make_pair(QThread::currentThread(), std::move(c).wait());
                      }).future();
         QTRY_VERIFY(aboutToWait.load());
-        release = true;
+        held.release();
         threads.waitForFinished();
         const auto [outerThread, innerThread] = threads.result();
         QVERIFY(outerThread != innerThread);
         QVERIFY(innerThread != QThread::currentThread());
         std::move(inner.stop()).wait();
-        held.waitForDone();
     }
 
     void hundredThousandPoolActorsAreCheap()
