@@ -423,4 +423,121 @@ Seconds mailboxFlood(int senders, long perSender)
     return seconds;
 }
 
+namespace {
+// The mixed program, as CAF's users write it: event-based ring links that forward the token and
+// quit after its last lap, masters that spawn each new ring, detached workers and one stateful
+// supervisor. Messages are told apart by their types: (lapsLeft, hops) for the token,
+// (std::vector<int64_t>) for factors, (ok_atom, hops) for a master that is done.
+using start_atom = atom_constant<atom("start")>;
+constexpr start_atom start_atom_v{};
+
+struct MixedSupervisorState
+{
+    long checked = 0;
+    long wrong = 0;
+    long hops = 0;
+    int mastersDone = 0;
+};
+
+behavior mixedSupervisor(stateful_actor<MixedSupervisorState> *self, MixedSpec spec, std::promise<void> *done)
+{
+    auto finishIfComplete = [=] {
+        auto &s = self->state;
+        if (s.mastersDone == spec.rings && s.checked + s.wrong == long(spec.rings) * spec.repetitions)
+            done->set_value();
+    };
+    return {
+        [=](const std::vector<std::int64_t> &factors) {
+            ++(factors == std::vector<std::int64_t>{kMixedFactorA, kMixedFactorB} ? self->state.checked : self->state.wrong);
+            finishIfComplete();
+        },
+        [=](ok_atom, long hops) {
+            self->state.hops += hops;
+            ++self->state.mastersDone;
+            finishIfComplete();
+        },
+        [=](get_atom) { return std::make_tuple(self->state.checked, self->state.wrong, self->state.hops); },
+    };
+}
+
+behavior mixedWorker(event_based_actor *self, actor supervisor)
+{
+    return {
+        [=](std::int64_t n) { self->send(supervisor, primeFactors(n)); },
+    };
+}
+
+behavior mixedLink(event_based_actor *self, actor next)
+{
+    return {
+        [=](int lapsLeft, long hops) {
+            self->send(next, lapsLeft, hops + 1);
+            if (lapsLeft == 1)
+                self->quit();
+        },
+    };
+}
+
+struct MixedMasterState
+{
+    actor ring; // the first link of the current ring
+    int repetition = 0;
+    long hops = 0;
+};
+
+behavior mixedMaster(stateful_actor<MixedMasterState> *self, MixedSpec spec, actor worker, actor supervisor)
+{
+    auto startRepetition = [=] {
+        actor next = actor_cast<actor>(self); // the ring's last link answers to this master
+        for (int i = 1; i < spec.ringSize; ++i)
+            next = self->spawn(mixedLink, next);
+        self->state.ring = next;
+        self->send(worker, kMixedSemiprime);
+        self->send(self->state.ring, spec.laps, 1L);
+    };
+    return {
+        [=](start_atom) { startRepetition(); },
+        [=](int lapsLeft, long hops) {
+            if (--lapsLeft > 0) {
+                self->send(self->state.ring, lapsLeft, hops + 1);
+                return;
+            }
+            self->state.hops += hops;
+            if (++self->state.repetition < spec.repetitions) {
+                startRepetition();
+                return;
+            }
+            self->state.ring = nullptr;
+            self->send(supervisor, ok_atom_v, self->state.hops);
+            self->send_exit(worker, exit_reason::user_shutdown);
+            self->quit();
+        },
+    };
+}
+} // namespace
+
+Seconds mixed(const MixedSpec &spec)
+{
+    actor_system_config config;
+    actor_system system{config};
+    std::promise<void> done;
+    auto finished = done.get_future();
+    const auto start = Clock::now();
+    auto supervisor = system.spawn(mixedSupervisor, spec, &done);
+    for (int r = 0; r < spec.rings; ++r) {
+        auto worker = system.spawn<detached>(mixedWorker, supervisor);
+        anon_send(system.spawn(mixedMaster, spec, worker, supervisor), start_atom_v);
+    }
+    finished.wait();
+    long checked = 0, wrong = 0, hops = 0;
+    scoped_actor self{system};
+    self->request(supervisor, infinite, get_atom_v)
+        .receive([&](long c, long w, long h) { checked = c; wrong = w; hops = h; },
+                 [&](error &e) { throw std::runtime_error("CAF mixed: " + to_string(e)); });
+    const Seconds seconds = secondsSince(start);
+    expectMixedCounts(spec, checked, wrong, hops, "CAF mixed");
+    anon_send_exit(supervisor, exit_reason::user_shutdown);
+    return seconds;
+}
+
 } // namespace bench::caf

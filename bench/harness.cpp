@@ -36,6 +36,28 @@ Footprint footprint()
     return {residentBytes(), alloc::snapshot().liveBytes};
 }
 
+std::vector<std::int64_t> primeFactors(std::int64_t n)
+{
+    std::vector<std::int64_t> factors;
+    for (; n % 2 == 0; n /= 2)
+        factors.push_back(2);
+    for (std::int64_t d = 3; d <= n / d; d += 2) {
+        for (; n % d == 0; n /= d)
+            factors.push_back(d);
+    }
+    if (n > 1)
+        factors.push_back(n);
+    return factors;
+}
+
+void expectMixedCounts(const MixedSpec &spec, long factorizations, long wrong, long hops, const char *what)
+{
+    const long repetitions = long(spec.rings) * spec.repetitions;
+    expectCount(wrong, 0, (std::string(what) + ": wrong factorizations").c_str());
+    expectCount(factorizations, repetitions, (std::string(what) + ": factorizations checked").c_str());
+    expectCount(hops, repetitions * spec.laps * spec.ringSize, (std::string(what) + ": token hops").c_str());
+}
+
 void setPerActor(SpawnResult &result, const Footprint &before, const Footprint &idle, long count)
 {
     result.rssBytesPerActor = double(idle.rss - before.rss) / double(count);

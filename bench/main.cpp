@@ -78,6 +78,7 @@ constexpr long kLatestUpdates = 1'000'000;
 constexpr int kTreeDepth = 19;          // 2^20 - 1 actors
 constexpr int kFloodSenders = 100;
 constexpr long kFloodPerSender = 100'000;
+constexpr MixedSpec kMixed{}; // 5 rings of 100 actors, 1,000 laps, 4 repetitions
 
 // --- Cells and rows -----------------------------------------------------------------------------
 
@@ -267,7 +268,15 @@ long peakResidentKiB()
     return kib;
 }
 
-//! qtactors-bench --child program NAME SIDE COUNT [COUNT2]: one workload program in a process
+//! The mixed program's counts from its child's command line: RINGS RING_SIZE LAPS REPETITIONS.
+MixedSpec mixedSpec(int argc, char **argv)
+{
+    if (argc < 9)
+        throw std::runtime_error("mixed: four counts expected");
+    return MixedSpec{std::atoi(argv[5]), std::atoi(argv[6]), std::atoi(argv[7]), std::atoi(argv[8])};
+}
+
+//! qtactors-bench --child program NAME SIDE COUNT [COUNT2…]: one workload program in a process
 //! of its own, so that its peak RSS is its own. Prints "PROGRAM seconds KiB".
 int runProgramChild(int argc, char **argv)
 {
@@ -280,13 +289,13 @@ int runProgramChild(int argc, char **argv)
     try {
         if (side == "qtactors") {
 #ifdef QTACTORS_BENCH_HAVE_QTACTORS
-            seconds = name == "tree" ? qta::spawnTree(int(a)) : qta::mailboxFlood(int(a), b);
+            seconds = name == "tree" ? qta::spawnTree(int(a)) : name == "mixed" ? qta::mixed(mixedSpec(argc, argv)) : qta::mailboxFlood(int(a), b);
 #else
             return 1;
 #endif
         } else if (side == "caf") {
 #ifdef QTACTORS_BENCH_HAVE_CAF
-            seconds = name == "tree" ? caf::spawnTree(int(a)) : caf::mailboxFlood(int(a), b);
+            seconds = name == "tree" ? caf::spawnTree(int(a)) : name == "mixed" ? caf::mixed(mixedSpec(argc, argv)) : caf::mailboxFlood(int(a), b);
 #else
             return 1;
 #endif
@@ -497,6 +506,7 @@ std::vector<BarLine> theBar()
         {"spawn tree: time ≤ 0.5× CAF", "tree_time", BarLine::VsCaf, false, 0.5},
         {"mailbox flood (100 × 100,000 casts): peak RSS ≤ 1.0× CAF", "flood_rss", BarLine::VsCaf, false, 1.0},
         {"mailbox flood: time ≤ 0.5× CAF", "flood_time", BarLine::VsCaf, false, 0.5},
+        {"mixed (5 rings × 100 actors, factorizations on worker threads): time ≤ 0.9× CAF", "mixed_time", BarLine::VsCaf, false, 0.9},
     };
 }
 
@@ -693,24 +703,35 @@ int runAll(const Config &config)
             rows.push_back(*r);
     }
 
-    for (const std::string name : {"tree", "flood"}) {
+    for (const std::string name : {"tree", "flood", "mixed"}) {
         if (!config.wants(name))
             continue;
-        const bool tree = name == "tree";
-        // The tree shrinks with --scale by whole levels.
+        const bool tree = name == "tree", flood = name == "flood";
+        // The tree shrinks with --scale by whole levels; the mixed program by laps.
         const int depth = std::clamp(kTreeDepth + int(std::lround(std::log2(config.scale))), 8, kTreeDepth);
         const long per = config.n(kFloodPerSender);
-        const QStringList counts = tree ? QStringList{QString::number(depth)}
-                                        : QStringList{QString::number(kFloodSenders), QString::number(per)};
+        const MixedSpec mixed{kMixed.rings, kMixed.ringSize, int(config.n(kMixed.laps)), kMixed.repetitions};
+        const QStringList counts = tree    ? QStringList{QString::number(depth)}
+                                   : flood ? QStringList{QString::number(kFloodSenders), QString::number(per)}
+                                           : QStringList{QString::number(mixed.rings), QString::number(mixed.ringSize),
+                                                         QString::number(mixed.laps), QString::number(mixed.repetitions)};
         if (tree)
             std::fprintf(stderr, "spawn tree: %ld actors, each spawns two children and sums their answers (median of %d child processes)\n",
                          (2L << depth) - 1, config.reps);
-        else
+        else if (flood)
             std::fprintf(stderr, "mailbox flood: %d senders × %ld casts to one counter (median of %d child processes)\n",
                          kFloodSenders, per, config.reps);
-        Row time{name + "_time", tree ? "spawn tree: 2^20 - 1 actors, each calls two children" : "mailbox flood: 100 senders × 100,000 casts to one actor",
-                 "s", false, tree ? "QtActors: a coroutine handler spawns two Actors, calls both and co_awaits the answers; CAF: request/then to two spawned children, answered through a response promise; a fresh process each, median" : "QtActors: each sender's handler casts in a loop, then a call reads the count; CAF: each sender's handler send()s in a loop, then a request reads the count; a fresh process each, median"};
-        Row rss{name + "_rss", tree ? "spawn tree: peak RSS" : "mailbox flood: peak RSS", "MiB", false,
+        else
+            std::fprintf(stderr, "mixed: %d rings × %d actors, %d laps × %d repetitions, a factorization per repetition on each ring's worker thread (median of %d child processes)\n",
+                         mixed.rings, mixed.ringSize, mixed.laps, mixed.repetitions, config.reps);
+        const std::string title = tree    ? "spawn tree: 2^20 - 1 actors, each calls two children"
+                                  : flood ? "mailbox flood: 100 senders × 100,000 casts to one actor"
+                                          : "mixed: 5 rings × 100 actors × 1,000 laps × 4, plus 20 factorizations on worker threads";
+        const std::string how = tree ? "QtActors: a coroutine handler spawns two Actors, calls both and co_awaits the answers; CAF: request/then to two spawned children, answered through a response promise; a fresh process each, median"
+                                : flood ? "QtActors: each sender's handler casts in a loop, then a call reads the count; CAF: each sender's handler send()s in a loop, then a request reads the count; a fresh process each, median"
+                                        : "QtActors: pool rings of Actor<Link> linked through State, workers on dedicatedThread(); CAF: event-based rings, detached workers; one supervisor checks every factorization and counts every hop; a fresh process each, median";
+        Row time{name + "_time", title, "s", false, how};
+        Row rss{name + "_rss", tree ? "spawn tree: peak RSS" : flood ? "mailbox flood: peak RSS" : "mixed: peak RSS", "MiB", false,
                 "the whole process's peak resident set (VmHWM), median"};
         time.qt = rss.qt = Cell::none();
         const ProgramCells none{skipped, skipped};
@@ -956,11 +977,11 @@ int main(int argc, char **argv)
             while (std::getline(list, key, ','))
                 config.sides.insert(key);
         } else if (arg == "--list") {
-            std::printf("cast fan-in call co_await time flow tree flood spawn ring gui alloc\n");
+            std::printf("cast fan-in call co_await time flow tree flood mixed spawn ring gui alloc\n");
             return 0;
         } else {
             std::fprintf(stderr,
-                         "usage: %s [--scale F] [--reps N] [--only cast,fan-in,call,co_await,time,flow,tree,flood,spawn,ring,gui,alloc] [--side qtactors,qt,caf] [--list]\n",
+                         "usage: %s [--scale F] [--reps N] [--only cast,fan-in,call,co_await,time,flow,tree,flood,mixed,spawn,ring,gui,alloc] [--side qtactors,qt,caf] [--list]\n",
                          argv[0]);
             return 2;
         }

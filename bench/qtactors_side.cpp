@@ -498,4 +498,125 @@ Seconds mailboxFlood(int senders, long perSender)
     return seconds;
 }
 
+namespace {
+// The mixed program, as a port from another actor framework writes it: the links of a ring are
+// Actor<MixedLink>s linked through their State (S31), the last one answers to its master through a
+// weak handle, and a master builds each new ring from inside its handler with self() (S32).
+struct MixedSupervisor
+{
+    long checked = 0;
+    long wrong = 0;
+    long hops = 0;
+    int mastersDone = 0;
+    MixedSpec spec;
+    std::promise<void> *done = nullptr;
+
+    void finishIfComplete()
+    {
+        if (mastersDone == spec.rings && checked + wrong == long(spec.rings) * spec.repetitions)
+            done->set_value();
+    }
+};
+
+struct MixedWorker
+{
+    Actor<MixedSupervisor> supervisor = nullptr;
+};
+
+struct MixedMaster;
+
+struct MixedLink
+{
+    Actor<MixedLink> next = nullptr; // null for the ring's last link, which answers to its master
+    WeakActor<MixedMaster> master;
+};
+
+struct MixedMaster
+{
+    MixedSpec spec;
+    Actor<MixedWorker> worker = nullptr;
+    Actor<MixedSupervisor> supervisor = nullptr;
+    Actor<MixedLink> ring = nullptr; // the first link of the current ring
+    int repetition = 0;
+    long hops = 0;
+};
+
+void completeLap(MixedMaster &master, int lapsLeft, long hops);
+
+void passToken(MixedLink &link, int lapsLeft, long hops)
+{
+    if (!link.next.isStopped()) {
+        link.next.cast([lapsLeft, hops](MixedLink &next) { passToken(next, lapsLeft, hops + 1); });
+        return;
+    }
+    const Actor<MixedMaster> master = link.master.lock();
+    master.cast([lapsLeft, hops](MixedMaster &m) { completeLap(m, lapsLeft, hops + 1); });
+}
+
+void sendRound(MixedMaster &master, int lapsLeft, long hops)
+{
+    master.ring.cast([lapsLeft, hops](MixedLink &first) { passToken(first, lapsLeft, hops + 1); });
+}
+
+void startRepetition(MixedMaster &master)
+{
+    // The new ring is built from its end; the old one goes with the last handle to its first link.
+    Actor<MixedLink> next(MixedLink{nullptr, Actor<MixedMaster>::self().weak()});
+    for (int i = 2; i < master.spec.ringSize; ++i)
+        next = Actor<MixedLink>(MixedLink{std::move(next), {}});
+    master.ring = std::move(next);
+    master.worker.cast([](MixedWorker &worker) {
+        worker.supervisor.cast([factors = primeFactors(kMixedSemiprime)](MixedSupervisor &s) {
+            ++(factors == std::vector<std::int64_t>{kMixedFactorA, kMixedFactorB} ? s.checked : s.wrong);
+            s.finishIfComplete();
+        });
+    });
+    sendRound(master, master.spec.laps, 0);
+}
+
+void completeLap(MixedMaster &master, int lapsLeft, long hops)
+{
+    if (--lapsLeft > 0) {
+        sendRound(master, lapsLeft, hops);
+        return;
+    }
+    master.hops += hops;
+    if (++master.repetition < master.spec.repetitions) {
+        startRepetition(master);
+        return;
+    }
+    master.ring = nullptr;
+    master.supervisor.cast([hops = master.hops](MixedSupervisor &s) {
+        s.hops += hops;
+        ++s.mastersDone;
+        s.finishIfComplete();
+    });
+}
+} // namespace
+
+Seconds mixed(const MixedSpec &spec)
+{
+    std::promise<void> done;
+    auto finished = done.get_future();
+    const auto start = Clock::now();
+    Actor<MixedSupervisor> supervisor(MixedSupervisor{.spec = spec, .done = &done});
+    std::vector<Actor<MixedMaster>> masters;
+    for (int r = 0; r < spec.rings; ++r) {
+        Actor<MixedWorker> worker(MixedWorker{supervisor},
+                                  Options{.name = QStringLiteral("mixed-worker"), .executor = Executor::dedicatedThread()});
+        masters.emplace_back(MixedMaster{.spec = spec, .worker = std::move(worker), .supervisor = supervisor});
+    }
+    for (const auto &master : masters)
+        master.cast([](MixedMaster &m) { startRepetition(m); });
+    finished.wait();
+    struct Counts
+    {
+        long checked, wrong, hops;
+    };
+    const Counts counts = supervisor.call([](MixedSupervisor &s) { return Counts{s.checked, s.wrong, s.hops}; }).wait();
+    const Seconds seconds = secondsSince(start);
+    expectMixedCounts(spec, counts.checked, counts.wrong, counts.hops, "QtActors mixed");
+    return seconds;
+}
+
 } // namespace bench::qta

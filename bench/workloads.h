@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace bench {
 
@@ -52,6 +53,26 @@ struct AllocResult
     double perOperation = 0;
 };
 
+//! The mixed program: `rings` rings of `ringSize` actors each (a master and its links). A master
+//! sends a token round its ring `laps` times, then starts a new ring, `repetitions` times in all.
+//! At the start of each repetition the master also hands its own worker, on a thread of its own, a
+//! factorization of kMixedSemiprime; the worker sends the factors to the one supervisor of the
+//! program, which checks and counts them.
+struct MixedSpec
+{
+    int rings = 5;
+    int ringSize = 100;
+    int laps = 1000;
+    int repetitions = 4;
+};
+constexpr std::int64_t kMixedFactorA = 1'000'003; // prime
+constexpr std::int64_t kMixedFactorB = 3'000'017; // prime
+constexpr std::int64_t kMixedSemiprime = kMixedFactorA * kMixedFactorB;
+//! The prime factors of n in ascending order, by trial division (the workers' CPU-bound job).
+std::vector<std::int64_t> primeFactors(std::int64_t n);
+//! Throws unless a mixed run saw every factorization right and every hop made.
+void expectMixedCounts(const MixedSpec &spec, long factorizations, long wrong, long hops, const char *what);
+
 namespace qt {
 Seconds castThroughput(long casts);             // invokeMethod(Queued) to a QObject on a QThread
 Seconds fanIn(int producers, long casts);       // the same from several producer threads
@@ -81,6 +102,7 @@ AllocResult allocationsPerRequestThen(long pairs);
 Seconds windowedProducer(long casts, int window); // at most `window` requests in flight
 Seconds spawnTree(int depthLimit);              // each node requests two children (response promise)
 Seconds mailboxFlood(int senders, long perSender);
+Seconds mixed(const MixedSpec &spec);           // rings of event-based actors, detached workers
 } // namespace caf
 
 namespace qta {
@@ -109,6 +131,7 @@ AllocResult allocationsPerCall(Exec exec, long calls);
 AllocResult allocationsPerCoAwaitCall(long pairs);
 Seconds spawnTree(int depthLimit);              // 2^(depth+1) - 1 actors, each calls two children
 Seconds mailboxFlood(int senders, long perSender); // senders' casts all at once to one counter
+Seconds mixed(const MixedSpec &spec);           // pool rings, dedicatedThread() workers
 } // namespace qta
 
 } // namespace bench
