@@ -8,11 +8,62 @@
 namespace QtActors::detail {
 
 FlowControl::FlowControl(qsizetype capacity, Overflow overflow) noexcept
-    : m_capacity(std::clamp<qsizetype>(capacity, 0, MaxCapacity)), m_overflow(overflow)
+    : m_capacity(std::clamp<qsizetype>(capacity, 0, MaxCapacity)),
+      m_overflow(overflow),
+      m_roomUntil(std::uint64_t(m_capacity))
 {
 }
 
 FlowControl::Admission FlowControl::admit(bool isCast, bool strict) noexcept
+{
+    if (m_overflow == Overflow::DropOldest)
+        return admitByWord(isCast, strict);
+    // Room below roomUntil for sure (see the top of flowcontrol.h): one fetch_add and no look at
+    // the turn's line.
+    const std::uint64_t before = m_admitted.fetch_add(1, std::memory_order_seq_cst);
+    if (before < m_roomUntil.load(std::memory_order_relaxed))
+        return Admission::Admitted;
+    // Look at what the turn has started by now. `started` only grows, so any bound computed
+    // from it stays safe for whoever reads it later.
+    const std::uint64_t until = m_started.load(std::memory_order_seq_cst) + std::uint64_t(m_capacity);
+    m_roomUntil.store(until, std::memory_order_relaxed);
+    if (before < until)
+        return Admission::Admitted;
+    m_admitted.fetch_sub(1, std::memory_order_seq_cst); // full
+    return Admission::Refused;
+}
+
+void FlowControl::cancel(bool isCast) noexcept
+{
+    if (m_overflow == Overflow::DropOldest)
+        cancelByWord(isCast);
+    else
+        m_admitted.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+bool FlowControl::start(bool isCast) noexcept
+{
+    if (m_overflow == Overflow::DropOldest)
+        return startByWord(isCast);
+    // The turn is the only writer. seq_cst: a sender that queues itself as a waiter and then
+    // looks at `started` (enqueueUnlessRoom), and this turn that then looks for waiters
+    // (hasWaiters), cannot both miss each other.
+    m_started.store(m_started.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+    return false;
+}
+
+qsizetype FlowControl::waiting() const noexcept
+{
+    if (m_overflow == Overflow::DropOldest) {
+        const std::uint64_t w = m_word.load(std::memory_order_relaxed);
+        return qsizetype(waitingOf(w) - doomedOf(w));
+    }
+    const std::uint64_t started = m_started.load(std::memory_order_acquire);
+    const std::uint64_t admitted = m_admitted.load(std::memory_order_acquire);
+    return admitted > started ? qsizetype(admitted - started) : 0;
+}
+
+FlowControl::Admission FlowControl::admitByWord(bool isCast, bool strict) noexcept
 {
     const std::uint64_t one = OneWaiting + (isCast ? OneCast : 0);
     // The common case, room to spare: one fetch_add, no CAS loop to fight the turn over.
@@ -28,8 +79,8 @@ FlowControl::Admission FlowControl::admit(bool isCast, bool strict) noexcept
         if (qsizetype(live) < m_capacity) {
             next = w + one;
             result = Admission::Admitted;
-        } else if (!strict && m_overflow == Overflow::DropOldest && castsOf(w) > doomedOf(w)
-                   && waitingOf(w) < Field && doomedOf(w) < Field) {
+        } else if (!strict && castsOf(w) > doomedOf(w) && waitingOf(w) < Field
+                   && doomedOf(w) < Field) {
             next = w + one + OneDoomed; // the oldest waiting cast makes room
             result = Admission::DroppingOldest;
         } else {
@@ -41,7 +92,7 @@ FlowControl::Admission FlowControl::admit(bool isCast, bool strict) noexcept
     }
 }
 
-void FlowControl::cancel(bool isCast) noexcept
+void FlowControl::cancelByWord(bool isCast) noexcept
 {
     std::uint64_t w = m_word.load(std::memory_order_relaxed);
     for (;;) {
@@ -54,7 +105,7 @@ void FlowControl::cancel(bool isCast) noexcept
     }
 }
 
-bool FlowControl::start(bool isCast) noexcept
+bool FlowControl::startByWord(bool isCast) noexcept
 {
     const std::uint64_t one = OneWaiting + (isCast ? OneCast : 0);
     std::uint64_t w = m_word.load(std::memory_order_relaxed);
@@ -70,12 +121,6 @@ bool FlowControl::start(bool isCast) noexcept
                                          std::memory_order_relaxed))
             return doomed;
     }
-}
-
-qsizetype FlowControl::waiting() const noexcept
-{
-    const std::uint64_t w = m_word.load(std::memory_order_relaxed);
-    return qsizetype(waitingOf(w) - doomedOf(w));
 }
 
 bool FlowControl::enqueueUnlessRoom(Waiter *waiter, bool *closed) noexcept

@@ -263,6 +263,35 @@ private Q_SLOTS:
         QCOMPARE(record->values(), (QList<int>{1, 2, 4}));
     }
 
+    void theBoundStaysExactRoundAfterRoundAsTheMailboxFillsAndDrains()
+    {
+        // Senders keep a bound below which there is surely room and look at what the turn has
+        // started only when they reach it: each round must still admit exactly `capacity` and
+        // refuse exactly the one after, however stale that bound is by then.
+        const QString name = QStringLiteral("reject-rounds");
+        testing::LogCapture log;
+        auto record = std::make_shared<Record>();
+        constexpr int capacity = 16, rounds = 50;
+        Actor<int> uut(0, {.name = name, .mailboxCapacity = capacity});
+        QList<int> expected;
+        for (int round = 0; round < rounds; ++round) {
+            Gate gate;
+            uut.cast(gate.handler());
+            QTRY_VERIFY_WITH_TIMEOUT(gate.isEntered(), WaitMs);
+            for (int i = 0; i < capacity; ++i) {
+                uut.cast(noted(record, round * capacity + i));
+                expected.append(round * capacity + i);
+            }
+            QCOMPARE(refusedCasts(log, name), round);
+            uut.cast(noted(record, -1));
+            QCOMPARE(refusedCasts(log, name), round + 1);
+            gate.open();
+            QTRY_COMPARE_WITH_TIMEOUT(record->size(), (round + 1) * capacity, WaitMs);
+        }
+        std::move(uut.stop()).wait();
+        QCOMPARE(record->values(), expected);
+    }
+
     void stopIsNeverRefusedByAFullMailboxAndWhatIsQueuedStillRuns()
     {
         const QString name = QStringLiteral("reject-stop");

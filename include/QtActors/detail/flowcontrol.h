@@ -2,10 +2,17 @@
 // actor that never calls castLatest() has none of it (ActorCore::m_extras stays null), so its
 // sends pay one load of a read-mostly pointer and no atomic operation.
 //
-//   FlowControl — the bound (S23) and the senders waiting for room (S24). One 64-bit word counts
-//                 the messages waiting that were admitted, the casts among them, and the casts
-//                 doomed by DropOldest (dropped when the turn reaches them, oldest first): a
-//                 bounded send costs one CAS on it, the turn one more when it starts a message.
+//   FlowControl — the bound (S23) and the senders waiting for room (S24). Two ways of counting:
+//                 - Reject: the senders add to `admitted` and the turn adds to `started`, each on
+//                   a cache line of its own; waiting = admitted - started. A sender also keeps
+//                   `roomUntil`, a value of `admitted` below which there is surely room (some
+//                   earlier `started` + capacity), so it reads the turn's line only when it gets
+//                   there. A bounded send costs one fetch_add; the turn's store stays in its own
+//                   cache instead of pulling the senders' line over for every message.
+//                 - DropOldest: one 64-bit word counts the messages waiting, the casts among them
+//                   and the casts doomed (dropped when the turn reaches them, oldest first), so
+//                   that a sender can doom the oldest cast in the same CAS that admits it; the turn
+//                   takes one more RMW on the word when it starts a message.
 //   LatestTable — the castLatest() messages still waiting, by key (S25).
 //
 // Thread contract: admit(), cancel(), the waiters and the table are thread-safe; start() and
@@ -68,6 +75,11 @@ public:
     quint64 dropped() const noexcept { return m_dropped.load(std::memory_order_relaxed); }
 
 private:
+    Admission admitByWord(bool isCast, bool strict) noexcept;
+    void cancelByWord(bool isCast) noexcept;
+    bool startByWord(bool isCast) noexcept;
+
+    // The packed word of DropOldest.
     static constexpr int Bits = 21;
     static constexpr std::uint64_t Field = (std::uint64_t(1) << Bits) - 1;
     static std::uint64_t waitingOf(std::uint64_t w) noexcept { return w & Field; }
@@ -77,15 +89,24 @@ private:
     static constexpr std::uint64_t OneCast = std::uint64_t(1) << Bits;
     static constexpr std::uint64_t OneDoomed = std::uint64_t(1) << (2 * Bits);
 
+    static constexpr std::size_t CacheLine = 64;
+
     const qsizetype m_capacity;
     const Overflow m_overflow;
-    std::atomic<std::uint64_t> m_word{0};
     std::atomic<quint64> m_dropped{0};
+
+    // The senders' line.
+    alignas(CacheLine) std::atomic<std::uint64_t> m_admitted{0}; // Reject
+    std::atomic<std::uint64_t> m_roomUntil;                      // Reject: admitted below it fit
+    std::atomic<std::uint64_t> m_word{0};                        // DropOldest
+    // The turn's line (Reject): written by the turn only, read by a sender that finds no room.
+    alignas(CacheLine) std::atomic<std::uint64_t> m_started{0};
+    // Read by the turn at every message; written when a sender starts or stops waiting.
+    alignas(CacheLine) std::atomic<bool> m_hasWaiters{false};
     std::mutex m_mutex; // the waiters
     Waiter *m_head = nullptr;
     Waiter *m_tail = nullptr;
     bool m_closed = false;
-    std::atomic<bool> m_hasWaiters{false};
 };
 
 //! A castLatest() message: a cast with a key. (Its typed subclass lives in handler.h.)
