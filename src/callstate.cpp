@@ -215,7 +215,10 @@ void CallStateBase::waitBlocking()
     auto &status = m_status;
     // A thread outside any turn may run the awaited actor's turn itself, if it has not started
     // (pools only): the answer then needs no other thread to wake up, or to find a free core.
-    if (m_owner.core && !ActorCore::current() && status.load(std::memory_order_acquire) != Ready
+    // Not with a deadline: the turn runs the messages queued before this call too, and one of
+    // them may take longer than the deadline leaves (S17: the wait ends at the deadline).
+    if (m_owner.core && !ActorCore::current() && !hasDeadline()
+        && status.load(std::memory_order_acquire) != Ready
         && m_owner.core->scheduler()->runForWaiter(m_owner.core, *this)
         && status.load(std::memory_order_acquire) == Ready) {
         return;

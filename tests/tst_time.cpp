@@ -46,27 +46,37 @@ public:
     void open() { m_open = true; }
     auto handler()
     {
-        return [this](auto &) {
-            QDeadlineTimer deadline(20000);
-            while (!m_open.load() && !deadline.hasExpired())
-                QThread::yieldCurrentThread();
-        };
+        return [this](auto &) { hold(); };
     }
     //! True once the gate's handler runs.
     auto entered()
     {
         return [this](auto &) {
             m_entered = true;
-            QDeadlineTimer deadline(20000);
-            while (!m_open.load() && !deadline.hasExpired())
-                QThread::yieldCurrentThread();
+            hold();
         };
     }
     bool isEntered() const { return m_entered.load(); }
+    //! True when a handler gave up holding: nobody opened the gate within 20 s (a test that
+    //! waits for something the held actor blocks is wedged, not slow).
+    bool gaveUp() const { return m_gaveUp.load(); }
 
 private:
+    void hold()
+    {
+        QDeadlineTimer deadline(20000);
+        while (!m_open.load()) {
+            if (deadline.hasExpired()) {
+                m_gaveUp = true;
+                return;
+            }
+            QThread::yieldCurrentThread();
+        }
+    }
+
     std::atomic<bool> m_open{false};
     std::atomic<bool> m_entered{false};
+    std::atomic<bool> m_gaveUp{false};
 };
 
 int threadsOfThisProcess()
@@ -256,6 +266,7 @@ private Q_SLOTS:
         gate.open();
         std::move(uut.flush()).wait();
         QVERIFY(!ran.load());
+        QVERIFY2(!gate.gaveUp(), "the wait ended only when the held handler gave up, not at its deadline");
     }
 
     void isCancelledTurnsTrueInsideAPlainHandlerOnceTheDeadlinePassed()
@@ -347,6 +358,7 @@ private Q_SLOTS:
         gate.open();
         std::move(uut.flush()).wait();
         QVERIFY(!ran.load());
+        QVERIFY2(!gate.gaveUp(), "the wait ended only when the held handler gave up, not at its deadline");
     }
 
     void eachCallWithATimeoutNearItsRunTimeEndsExactlyOnce()
@@ -385,6 +397,46 @@ private Q_SLOTS:
         QCOMPARE(values + timeouts, calls);
         QCOMPARE(others.load(), 0);
         qDebug("%d values, %d timeouts", values.load(), timeouts.load());
+    }
+
+    void aTimeoutArmedOnAThreadThatEndsStillFires()
+    {
+        // The clock keeps lazily armed timeouts per arming thread; when that thread ends, they
+        // must still fire. Sixteen threads each arm one (behind answered ones) and end at once.
+        Actor<Silent> silent(Silent{});
+        Actor<int> fast(0);
+        constexpr int Threads = 16;
+        std::vector<QFuture<int>> futures(Threads);
+        std::vector<std::thread> threads;
+        std::atomic<int> answered{0};
+        for (int t = 0; t < Threads; ++t) {
+            threads.emplace_back([&, t] {
+                for (int i = 0; i < 40; ++i)
+                    answered += fast.call([](int &n) { return ++n; }).timeout(1h).future().result() > 0;
+                futures[t] = silent.call(neverAnswer()).timeout(std::chrono::milliseconds(10 + t)).future();
+            });
+        }
+        for (auto &thread : threads)
+            thread.join();
+        QCOMPARE(answered.load(), Threads * 40);
+        for (auto &f : futures) {
+            QTRY_VERIFY_WITH_TIMEOUT(f.isFinished(), 10000);
+            QCOMPARE(thrownBy([&] { f.result(); }), QStringLiteral("Timeout"));
+        }
+    }
+
+    void aShortDeadlineArmedAfterLongOnesFiresFirst()
+    {
+        // The clock sleeps until the earliest due time it knows; a later, earlier deadline wakes it.
+        Actor<Silent> silent(Silent{});
+        QFuture<int> late = silent.call(neverAnswer()).timeout(1h).future();
+        QFuture<int> soon = silent.call(neverAnswer()).timeout(20ms).future();
+        QTRY_VERIFY_WITH_TIMEOUT(soon.isFinished(), 10000);
+        QCOMPARE(thrownBy([&] { soon.result(); }), QStringLiteral("Timeout"));
+        QVERIFY(!late.isFinished());
+        std::move(silent.stop()).wait(); // its kept Reply ends with the actor
+        QTRY_VERIFY_WITH_TIMEOUT(late.isFinished(), 10000);
+        QVERIFY(thrownBy([&] { late.result(); }) != QLatin1String("Timeout"));
     }
 
     void aTimeoutCannotBeSetOnAConsumedCall()
