@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <vector>
 #if defined(Q_OS_LINUX)
 #include <pthread.h>
 #endif
@@ -49,20 +50,24 @@ public:
 
     void armLazily(TimerEntry *entry, Duration due) override
     {
-        // One CAS into the inbox; the thread moves what is not obsolete yet into the heap when
-        // it next wakes. It is woken only when this due time comes before the time it sleeps
-        // until (or never woke), and after every LazyInboxBatch entries, to bound the memory
-        // that answered calls hold in the inbox.
+        // Into the arming thread's own list, under its own lock (nobody else takes it but this
+        // thread's clock sweeps): first the entries of calls answered since, which this thread
+        // frees itself, into its own caches; then the new one. The clock's thread is woken only
+        // when this due time comes before the time it sleeps until.
+        LazyList &list = localList();
         entry->m_due = due.count();
-        TimerEntry *head = m_inbox.load(std::memory_order_relaxed);
-        do {
-            entry->m_lazyNext = head;
-        } while (!m_inbox.compare_exchange_weak(head, entry, std::memory_order_acq_rel,
-                                                std::memory_order_relaxed));
-        const unsigned n = m_inboxCount.fetch_add(1, std::memory_order_relaxed) + 1;
-        if (due.count() < m_sleepingUntil.load(std::memory_order_seq_cst)
-            || n % tuning::LazyInboxBatch == 0 || !m_started.load(std::memory_order_acquire)) {
-            std::unique_lock lock(m_mutex); // (the thread is waiting, or will see the inbox)
+        TimerEntry *answered = nullptr;
+        std::int64_t earliest;
+        {
+            const std::lock_guard lock(list.mutex);
+            answered = list.takeObsolete();
+            list.append(entry);
+            earliest = std::min(list.earliestDue.load(std::memory_order_relaxed), due.count());
+            list.earliestDue.store(earliest, std::memory_order_seq_cst);
+        }
+        dropAll(answered);
+        if (due.count() < m_sleepingUntil.load(std::memory_order_seq_cst)) {
+            std::unique_lock lock(m_mutex); // (the thread is waiting, or will look at the lists)
             startLocked();
             lock.unlock();
             m_wake.notify_one();
@@ -89,23 +94,156 @@ private:
         std::thread([this] { run(); }).detach();
     }
 
-    //! Moves the inbox's entries into the heap, dropping the obsolete ones. With m_mutex held;
-    //! true if there were any.
-    bool takeInbox() noexcept
+    //! The timeout entries that one thread armed lazily, oldest first. Guarded by `mutex`.
+    struct LazyList
     {
-        TimerEntry *entry = m_inbox.exchange(nullptr, std::memory_order_acquire);
-        if (!entry)
-            return false;
-        while (entry) {
-            TimerEntry *next = entry->m_lazyNext;
+        std::mutex mutex;
+        TimerEntry *head = nullptr;
+        TimerEntry *tail = nullptr;
+        //! No entry of the list is due before this (INT64_MAX: empty). Lowered by the arming
+        //! thread, made exact by the clock's sweep.
+        std::atomic<std::int64_t> earliestDue{NotSleeping};
+
+        void append(TimerEntry *entry) noexcept
+        {
             entry->m_lazyNext = nullptr;
-            if (entry->isObsolete())
-                entry->deref(); // (never the last user of the clock's lock: a TimeoutEntry)
-            else
-                m_heap.insert(entry, entry->m_due); // the inbox's reference becomes the heap's
-            entry = next;
+            (tail ? tail->m_lazyNext : head) = entry;
+            tail = entry;
         }
-        return true;
+        //! Unlinks the obsolete entries at the front (the calls answered since, in the common
+        //! case of calls answered in order), or all of them in a short list.
+        TimerEntry *takeObsolete() noexcept
+        {
+            TimerEntry *dropped = nullptr;
+            int looked = 0;
+            TimerEntry **link = &head;
+            TimerEntry *last = nullptr;
+            while (*link && looked++ < tuning::LazyListLook) {
+                TimerEntry *entry = *link;
+                if (entry->isObsolete()) {
+                    *link = entry->m_lazyNext;
+                    entry->m_lazyNext = dropped;
+                    dropped = entry;
+                } else {
+                    last = entry;
+                    link = &entry->m_lazyNext;
+                }
+            }
+            if (!*link)
+                tail = last;
+            if (!head)
+                earliestDue.store(NotSleeping, std::memory_order_relaxed);
+            return dropped;
+        }
+    };
+
+    //! Drops the clock's references to `entries` (a chain through m_lazyNext).
+    static void dropAll(TimerEntry *entries) noexcept
+    {
+        while (entries) {
+            TimerEntry *next = entries->m_lazyNext;
+            entries->m_lazyNext = nullptr;
+            entries->deref(); // (a TimeoutEntry: never the last user of the clock's lock)
+            entries = next;
+        }
+    }
+
+    //! This thread's list, registered with the clock on first use. At thread exit the clock
+    //! takes over its entries (LocalList's destructor).
+    LazyList &localList()
+    {
+        struct LocalList
+        {
+            LazyList *list = nullptr;
+            ~LocalList()
+            {
+                if (list)
+                    static_cast<SystemClock &>(systemClock()).retire(list);
+            }
+        };
+        thread_local LocalList local;
+        if (!local.list) {
+            auto *list = new LazyList;
+            const std::lock_guard lock(m_mutex);
+            m_lists.push_back(list);
+            startLocked();
+            local.list = list;
+        }
+        return *local.list;
+    }
+
+    //! A thread with a list ends: its entries that still matter go into the heap.
+    void retire(LazyList *list) noexcept
+    {
+        TimerEntry *answered = nullptr;
+        {
+            const std::lock_guard lock(m_mutex);
+            {
+                const std::lock_guard listLock(list->mutex);
+                for (TimerEntry *entry = list->head; entry;) {
+                    TimerEntry *next = entry->m_lazyNext;
+                    entry->m_lazyNext = nullptr;
+                    if (entry->isObsolete()) {
+                        entry->m_lazyNext = answered;
+                        answered = entry;
+                    } else {
+                        m_heap.insert(entry, entry->m_due); // the list's reference becomes the heap's
+                    }
+                    entry = next;
+                }
+                list->head = list->tail = nullptr;
+            }
+            m_lists.erase(std::find(m_lists.begin(), m_lists.end(), list));
+        }
+        delete list;
+        dropAll(answered);
+        m_wake.notify_one(); // the heap may have an earlier due time now
+    }
+
+    //! With m_mutex held: moves the lists' due entries into the heap and drops the obsolete ones;
+    //! returns the earliest due time left in the lists (NotSleeping: none), and whether any is left.
+    std::int64_t sweepLists(std::int64_t now, bool *anyLeft, TimerEntry **answered) noexcept
+    {
+        std::int64_t earliest = NotSleeping;
+        *anyLeft = false;
+        for (LazyList *list : m_lists) {
+            const std::lock_guard lock(list->mutex);
+            std::int64_t listEarliest = NotSleeping;
+            TimerEntry **link = &list->head;
+            TimerEntry *last = nullptr;
+            while (TimerEntry *entry = *link) {
+                if (entry->isObsolete() || entry->m_due <= now) {
+                    *link = entry->m_lazyNext;
+                    entry->m_lazyNext = nullptr;
+                    if (entry->isObsolete()) {
+                        entry->m_lazyNext = *answered;
+                        *answered = entry;
+                    } else {
+                        m_heap.insert(entry, entry->m_due); // the list's reference becomes the heap's
+                    }
+                } else {
+                    listEarliest = std::min(listEarliest, entry->m_due);
+                    last = entry;
+                    link = &entry->m_lazyNext;
+                }
+            }
+            list->tail = last;
+            list->earliestDue.store(listEarliest, std::memory_order_seq_cst);
+            earliest = std::min(earliest, listEarliest);
+            *anyLeft = *anyLeft || list->head;
+        }
+        return earliest;
+    }
+
+    //! With m_mutex held: true when an arming thread lowered a list's earliest due time below
+    //! `until` after the last sweep.
+    bool listDueBefore(std::int64_t until) const noexcept
+    {
+        for (const LazyList *list : m_lists) {
+            if (list->earliestDue.load(std::memory_order_seq_cst) < until)
+                return true;
+        }
+        return false;
     }
 
     void run() noexcept
@@ -116,26 +254,25 @@ private:
         setNormalPriority(); // whichever thread armed the first timer
         std::unique_lock lock(m_mutex);
         for (;;) {
-            const bool hadInbox = takeInbox();
-            if (m_heap.isEmpty() && !hadInbox) {
-                m_sleepingUntil.store(NotSleeping, std::memory_order_seq_cst);
-                if (m_inbox.load(std::memory_order_seq_cst))
-                    continue; // armed meanwhile
-                m_wake.wait(lock);
-                continue;
-            }
             const std::int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+            bool listsLeft = false;
+            TimerEntry *answered = nullptr;
+            const std::int64_t listsDue = sweepLists(now, &listsLeft, &answered);
+            if (answered) {
+                lock.unlock();
+                dropAll(answered);
+                lock.lock();
+            }
             if (m_heap.isEmpty() || now < m_heap.topDue()) {
-                // While lazily armed entries come in, look at the inbox now and then even when
-                // nothing is due, so that those answered meanwhile are freed.
-                std::int64_t until = now + std::chrono::nanoseconds(tuning::LazyInboxPeriod).count();
-                if (!m_heap.isEmpty())
-                    until = std::min(until, m_heap.topDue());
-                if (!hadInbox && m_heap.isEmpty())
-                    until = NotSleeping;
+                // Sleep until the next due time; while lazily armed entries wait in the lists,
+                // look at them now and then anyway, so that answered ones are freed.
+                std::int64_t until = m_heap.isEmpty() ? NotSleeping : m_heap.topDue();
+                until = std::min(until, listsDue);
+                if (listsLeft)
+                    until = std::min(until, now + std::chrono::nanoseconds(tuning::LazySweepPeriod).count());
                 m_sleepingUntil.store(until, std::memory_order_seq_cst);
-                if (m_inbox.load(std::memory_order_seq_cst))
-                    continue; // armed meanwhile: perhaps earlier than `until`
+                if (listDueBefore(until))
+                    continue; // armed meanwhile, earlier than `until`
                 if (until == NotSleeping)
                     m_wake.wait(lock);
                 else
@@ -161,8 +298,7 @@ private:
     std::atomic<std::int64_t> m_sleepingUntil{NotSleeping}; // written under m_mutex
     HeapOfTimers m_heap;                   // guarded by m_mutex
     std::atomic<bool> m_started{false};    // written under m_mutex
-    std::atomic<TimerEntry *> m_inbox{nullptr}; // armLazily()'s entries, newest first
-    std::atomic<unsigned> m_inboxCount{0};
+    std::vector<LazyList *> m_lists;       // one per thread that armed lazily; guarded by m_mutex
 };
 
 Clock &systemClock()

@@ -74,13 +74,13 @@ inline constexpr int WaiterQueueLook = 16;
 
 // --- Timeouts ----------------------------------------------------------------------------------
 
-//! A call's timeout is armed lazily: one CAS into the system clock's inbox, which its thread
-//! empties when it wakes. An answered call's entry (and the call state it holds) waits there until
-//! then: the thread looks at least this often while entries come in ...
-inline constexpr auto LazyInboxPeriod = 50ms;
-//! ... and is woken after this many entries, so that a flood of calls with timeouts holds a
-//! bounded amount of memory (about 200 bytes each) between two looks.
-inline constexpr unsigned LazyInboxBatch = 16384;
+//! A call's timeout is armed lazily, into a list of the arming thread's own: the next arm on that
+//! thread frees the entries of the calls answered since (it looks at most this many) ...
+inline constexpr int LazyListLook = 32;
+//! ... and the system clock's thread sweeps every list at least this often while entries wait in
+//! them, so that an answered call's entry (and the call state it holds) does not wait until its
+//! deadline when its thread arms no more.
+inline constexpr auto LazySweepPeriod = 50ms;
 
 // --- The end of a thread's loop -----------------------------------------------------------------
 

@@ -41,7 +41,7 @@ private:
     friend class HeapOfTimers;
     std::int64_t m_due = 0;      // guarded by the clock holding the entry
     std::ptrdiff_t m_slot = -1;  // the entry's place in the clock's heap, -1 while not armed
-    TimerEntry *m_lazyNext = nullptr; // armLazily(): the link in the system clock's inbox
+    TimerEntry *m_lazyNext = nullptr; // armLazily(): the link in the arming thread's list
     friend class SystemClock;
 };
 
