@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 #if defined(Q_OS_LINUX)
 #include <pthread.h>
@@ -54,7 +55,13 @@ public:
         // thread's clock sweeps): first the entries of calls answered since, which this thread
         // frees itself, into its own caches; then the new one. The clock's thread is woken only
         // when this due time comes before the time it sleeps until.
-        LazyList &list = localList();
+        LazyList *own = localList();
+        if (!own) { // this thread's list is gone (its thread-locals are being destroyed)
+            arm(entry, due);
+            entry->deref(); // arm() took its own reference
+            return;
+        }
+        LazyList &list = *own;
         entry->m_due = due.count();
         TimerEntry *answered = nullptr;
         std::int64_t earliest;
@@ -149,19 +156,23 @@ private:
     }
 
     //! This thread's list, registered with the clock on first use. At thread exit the clock
-    //! takes over its entries (LocalList's destructor).
-    LazyList &localList()
+    //! takes over its entries (LocalList's destructor); nullptr from then on.
+    LazyList *localList()
     {
         struct LocalList
         {
             LazyList *list = nullptr;
+            bool gone = false;
             ~LocalList()
             {
+                gone = true;
                 if (list)
-                    static_cast<SystemClock &>(systemClock()).retire(list);
+                    static_cast<SystemClock &>(systemClock()).retire(std::exchange(list, nullptr));
             }
         };
         thread_local LocalList local;
+        if (local.gone)
+            return nullptr;
         if (!local.list) {
             auto *list = new LazyList;
             const std::lock_guard lock(m_mutex);
@@ -169,7 +180,7 @@ private:
             startLocked();
             local.list = list;
         }
-        return *local.list;
+        return local.list;
     }
 
     //! A thread with a list ends: its entries that still matter go into the heap.

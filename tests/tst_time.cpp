@@ -425,6 +425,34 @@ private Q_SLOTS:
         }
     }
 
+    void aTimeoutArmedWhileItsThreadIsEndingStillFires()
+    {
+        // A thread-local destroyed after the clock's list for its thread (it was made before the
+        // list) consumes a call with a timeout: the clock must still fire it.
+        struct ArmsAtExit
+        {
+            Actor<Silent> *silent = nullptr;
+            QFuture<int> *out = nullptr;
+            ~ArmsAtExit()
+            {
+                if (silent)
+                    *out = silent->call(neverAnswer()).timeout(10ms).future();
+            }
+        };
+        Actor<Silent> silent(Silent{});
+        QFuture<int> early, late;
+        std::thread([&] {
+            thread_local ArmsAtExit atExit; // made first: destroyed last
+            atExit.silent = &silent;
+            atExit.out = &late;
+            early = silent.call(neverAnswer()).timeout(10ms).future(); // makes this thread's list
+        }).join();
+        for (QFuture<int> *f : {&early, &late}) {
+            QTRY_VERIFY_WITH_TIMEOUT(f->isFinished(), 10000);
+            QCOMPARE(thrownBy([&] { f->result(); }), QStringLiteral("Timeout"));
+        }
+    }
+
     void aShortDeadlineArmedAfterLongOnesFiresFirst()
     {
         // The clock sleeps until the earliest due time it knows; a later, earlier deadline wakes it.
