@@ -211,7 +211,9 @@ private:
         m_wake.notify_one(); // the heap may have an earlier due time now
     }
 
-    //! With m_mutex held: moves the lists' due entries into the heap and drops the obsolete ones;
+    //! With m_mutex held: drops the lists' obsolete entries and moves into the heap those that are
+    //! due or that were there at the previous sweep already (long-pending: the lists then empty
+    //! out, and the thread sleeps until the heap's next due time instead of sweeping on);
     //! returns the earliest due time left in the lists (NotSleeping: none), and whether any is left.
     std::int64_t sweepLists(std::int64_t now, bool *anyLeft, TimerEntry **answered) noexcept
     {
@@ -223,7 +225,7 @@ private:
             TimerEntry **link = &list->head;
             TimerEntry *last = nullptr;
             while (TimerEntry *entry = *link) {
-                if (entry->isObsolete() || entry->m_due <= now) {
+                if (entry->isObsolete() || entry->m_due <= now || entry->m_slot == SeenBySweep) {
                     *link = entry->m_lazyNext;
                     entry->m_lazyNext = nullptr;
                     if (entry->isObsolete()) {
@@ -233,6 +235,7 @@ private:
                         m_heap.insert(entry, entry->m_due); // the list's reference becomes the heap's
                     }
                 } else {
+                    entry->m_slot = SeenBySweep; // (not in the heap: its slot is free to mark)
                     listEarliest = std::min(listEarliest, entry->m_due);
                     last = entry;
                     link = &entry->m_lazyNext;
@@ -303,6 +306,8 @@ private:
     // (NotSleeping: every arm wakes it) or works through what is due (Awake: nothing wakes it).
     static constexpr std::int64_t NotSleeping = INT64_MAX;
     static constexpr std::int64_t Awake = INT64_MIN;
+    //! TimerEntry::m_slot of an entry that a sweep left in its list (-1: never seen, ≥ 0: in the heap).
+    static constexpr std::ptrdiff_t SeenBySweep = -2;
 
     std::mutex m_mutex;
     std::condition_variable m_wake;

@@ -4,7 +4,9 @@
 
 #include <QtActors/detail/executorprivate.h>
 
+#include <QtCore/QDir>
 #include <QtCore/QElapsedTimer>
+#include <QtCore/QFile>
 #include <QtCore/QFutureWatcher>
 #include <QtCore/QTimer>
 
@@ -88,6 +90,26 @@ int threadsOfThisProcess()
         closedir(dir);
     }
     return n;
+}
+
+//! How often the thread named `name` of this process has gone to sleep and woken (its voluntary
+//! context switches), or -1 if there is no such thread (Linux).
+long wakeUpsOfThread(const QByteArray &name)
+{
+    QDir tasks(QStringLiteral("/proc/self/task"));
+    for (const QString &tid : tasks.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+        QFile comm(tasks.filePath(tid + QStringLiteral("/comm")));
+        if (!comm.open(QIODevice::ReadOnly) || comm.readAll().trimmed() != name)
+            continue;
+        QFile status(tasks.filePath(tid + QStringLiteral("/status")));
+        if (!status.open(QIODevice::ReadOnly))
+            return -1;
+        for (const QByteArray &line : status.readAll().split('\n')) {
+            if (line.startsWith("voluntary_ctxt_switches:"))
+                return line.mid(line.indexOf(':') + 1).trimmed().toLong();
+        }
+    }
+    return -1;
 }
 
 // ---- An executor with a clock of its own (S19): turns run when the test says, time moves when
@@ -451,6 +473,26 @@ private Q_SLOTS:
             QTRY_VERIFY_WITH_TIMEOUT(f->isFinished(), 10000);
             QCOMPARE(thrownBy([&] { f->result(); }), QStringLiteral("Timeout"));
         }
+    }
+
+    void aLongPendingTimeoutLetsTheClockSleepUntilItsDeadline()
+    {
+        // A call that waits an hour for its answer must not keep the clock's thread waking up
+        // meanwhile: its timeout goes from the arming thread's list into the clock's heap, and
+        // the thread sleeps until the heap's first due time. (This test lets time pass on
+        // purpose: what it checks is that nothing happens while it does.)
+        Actor<Silent> silent(Silent{});
+        QFuture<int> pending = silent.call(neverAnswer()).timeout(1h).future();
+        QTest::qWait(300); // several sweep periods: the entry has left the list
+        const long before = wakeUpsOfThread("QtActors timers");
+        if (before < 0)
+            QSKIP("no /proc/self/task/*/status here");
+        QTest::qWait(500);
+        const long woken = wakeUpsOfThread("QtActors timers") - before;
+        QVERIFY2(woken <= 2, qPrintable(QStringLiteral("the clock's thread woke %1 times").arg(woken)));
+        QVERIFY(!pending.isFinished());
+        std::move(silent.stop()).wait();
+        QTRY_VERIFY_WITH_TIMEOUT(pending.isFinished(), 10000);
     }
 
     void aShortDeadlineArmedAfterLongOnesFiresFirst()
