@@ -183,6 +183,19 @@ private:
         return local.list;
     }
 
+    //! With m_mutex held: `entry`, unlinked from its list, goes into the heap, or onto `answered`
+    //! (a chain for dropAll() once the lock is released) if it is obsolete.
+    void takeOver(TimerEntry *entry, TimerEntry **answered) noexcept
+    {
+        entry->m_lazyNext = nullptr;
+        if (entry->isObsolete()) {
+            entry->m_lazyNext = *answered;
+            *answered = entry;
+        } else {
+            m_heap.insert(entry, entry->m_due); // the list's reference becomes the heap's
+        }
+    }
+
     //! A thread with a list ends: its entries that still matter go into the heap.
     void retire(LazyList *list) noexcept
     {
@@ -193,13 +206,7 @@ private:
                 const std::lock_guard listLock(list->mutex);
                 for (TimerEntry *entry = list->head; entry;) {
                     TimerEntry *next = entry->m_lazyNext;
-                    entry->m_lazyNext = nullptr;
-                    if (entry->isObsolete()) {
-                        entry->m_lazyNext = answered;
-                        answered = entry;
-                    } else {
-                        m_heap.insert(entry, entry->m_due); // the list's reference becomes the heap's
-                    }
+                    takeOver(entry, &answered);
                     entry = next;
                 }
                 list->head = list->tail = nullptr;
@@ -227,13 +234,7 @@ private:
             while (TimerEntry *entry = *link) {
                 if (entry->isObsolete() || entry->m_due <= now || entry->m_slot == SeenBySweep) {
                     *link = entry->m_lazyNext;
-                    entry->m_lazyNext = nullptr;
-                    if (entry->isObsolete()) {
-                        entry->m_lazyNext = *answered;
-                        *answered = entry;
-                    } else {
-                        m_heap.insert(entry, entry->m_due); // the list's reference becomes the heap's
-                    }
+                    takeOver(entry, answered);
                 } else {
                     entry->m_slot = SeenBySweep; // (not in the heap: its slot is free to mark)
                     listEarliest = std::min(listEarliest, entry->m_due);
