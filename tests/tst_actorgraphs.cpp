@@ -39,6 +39,17 @@ struct Node
     int id = 0;
 };
 
+// S31 as most users write it: no special members declared, so the compiler declares the
+// implicit ones while Link is still incomplete (Clang then looks at Actor<Link>'s constructors).
+struct Link
+{
+    Actor<Link> next = nullptr;
+    int id = 0;
+};
+static_assert(std::is_copy_constructible_v<Link> && std::is_move_constructible_v<Link>);
+static_assert(std::is_constructible_v<Actor<Link>, Link>);
+static_assert(!std::is_constructible_v<Actor<Link>, int>);
+
 //! Passes the token on until it has made `left` more hops; the last hop reports.
 void pass(Node &node, long left, std::shared_ptr<std::atomic<bool>> done)
 {
@@ -179,6 +190,39 @@ private Q_SLOTS:
             a.cast([](Node &n) { n.next = nullptr; });
         ring.clear();
         QTRY_COMPARE_WITH_TIMEOUT(destroyed->load(), destroyedBefore + count, 60000);
+    }
+
+    void aStateWithImplicitSpecialMembersHoldsActorsOfItsOwnType()
+    {
+        // Link declares no special members (see its definition): built from a braced Link, a
+        // copied Link, linked in a triangle that passes a token 30 hops, copied, and unlinked.
+        Actor<Link> a(Link{.id = 1});
+        const Link two{.next = nullptr, .id = 2};
+        Actor<Link> b(two);
+        Actor<Link> c({.next = nullptr, .id = 3});
+        a.cast([b](Link &l) { l.next = b; });
+        b.cast([c](Link &l) { l.next = c; });
+        c.cast([a](Link &l) { l.next = a; });
+        auto trail = std::make_shared<std::vector<int>>();
+        auto done = std::make_shared<std::atomic<bool>>(false);
+        std::function<void(Link &, int)> hop = [trail, done, &hop](Link &l, int left) {
+            trail->push_back(l.id); // one hop at a time: the token is the only message
+            if (left == 0) {
+                *done = true;
+                return;
+            }
+            l.next.cast([left, &hop](Link &n) { hop(n, left - 1); });
+        };
+        a.cast([&hop](Link &l) { hop(l, 29); });
+        QTRY_VERIFY_WITH_TIMEOUT(done->load(), 20000);
+        QCOMPARE(int(trail->size()), 30);
+        for (int i = 0; i < 30; ++i)
+            QCOMPARE((*trail)[std::size_t(i)], 1 + i % 3);
+        const Link copy = std::move(a.call([](Link &l) { return l; })).wait();
+        QCOMPARE(copy.id, 1);
+        QVERIFY(copy.next == b);
+        for (Actor<Link> *x : {&a, &b, &c})
+            std::move(x->call([](Link &l) { l.next = nullptr; })).wait();
     }
 
     void aNullHandleBehavesAsAStoppedActor()

@@ -72,13 +72,20 @@ public:
 
     //! An actor whose State is moved in from `initial` (here, on the calling thread).
     //! For a State that must be built on the actor's own thread (QObjects), use emplace().
-    template <typename S = State>
-        requires std::move_constructible<S>
-    explicit Actor(std::type_identity_t<S> initial, Options options = {})
-        : d(new detail::Core<State>(options))
+    //! (`Init` defaults to State so that `Actor<P>({1, 2})` works. The constraint looks at the
+    //! argument first: when a State holding an Actor<State> gets its implicit copy constructor,
+    //! State is still incomplete, and this constructor is a candidate for copying the member.)
+    template <typename Init = State>
+        requires(!std::same_as<std::remove_cvref_t<Init>, Actor>
+                 && !std::same_as<std::remove_cvref_t<Init>, std::nullptr_t>
+                 && std::move_constructible<State> && std::convertible_to<Init, State>)
+    explicit Actor(Init &&initial, Options options = {}) : d(new detail::Core<State>(options))
     {
         static_assert(detail::checkState<State>());
-        constructHere(std::move(initial));
+        if constexpr (std::same_as<std::remove_cvref_t<Init>, State>)
+            constructHere(std::forward<Init>(initial)); // one copy or move, straight into place
+        else
+            constructHere(State(std::forward<Init>(initial)));
     }
 
     //! An actor whose State is built in place from `args`, on the actor's context (S3); State
