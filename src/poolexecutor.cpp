@@ -5,6 +5,7 @@
 #include "tuning_p.h"
 
 #include <QtActors/detail/actorcore.h>
+#include <QtActors/detail/clock.h>
 #include <QtActors/executor.h>
 
 #include <QtCore/QThreadPool>
@@ -22,18 +23,24 @@ namespace QtActors::detail {
 // and run their turns. Ready actors wait in one of two places:
 //   - the shared FIFO queue of the QThreadPool: actors readied from outside the pool's turns
 //     (other threads, timers) and turns that yield (S5);
-//   - the stack of the pump whose running turn readied them (a message to an idle actor, an
-//     answer waking a coroutine handler): the pump runs the newest next, so trees of actors unfold
-//     depth first, and other pumps take the oldest when the shared queue is empty (stealing).
+//   - the "next" slot of the pump whose running turn readied them (a message to an idle actor,
+//     an answer waking a coroutine handler), which holds the newest: the pump runs it right after
+//     the turn, and no other pump is woken for it, so a chain of actors each waking the next runs
+//     on one thread without a hand-over. A turn that runs on for tuning::PumpNextPatience gives
+//     it up (the watch, on the clock's thread), and so does a pump whose thread blocks or leaves;
+//   - below the slot, the same pump's stack of what its turns readied before: the pump runs the
+//     newest next, so trees of actors unfold depth first, and other pumps take the oldest when
+//     the shared queue is empty (stealing).
 // A pump that finds no work spins for a short while (at most one pump per pool spins), then
 // returns its thread to QThreadPool. So while a pool is busy, handing an actor to another thread
 // costs one short mutex section: no QThreadPool::start, no allocation, no futex. QThreadPool::start
 // runs only to add a pump, when more actors are ready than pumps can take. The fairness guards
 // are tuning::PumpSharedQueueEvery and tuning::PumpStackPatience.
 //
-// Thread contract: everything below m_mutex is guarded by it, the pumps' stacks included, except
-// m_queued (every ready actor, in the queue or a stack), which the spinning pump also reads
-// without it. The scheduler stays alive while any pump runs (m_self).
+// Thread contract: everything below m_mutex is guarded by it, the pumps' stacks and slots
+// included, except m_queued (every ready actor in the queue or a stack, not those in slots),
+// which the spinning pump also reads without it, and a slot, which its own pump's turn also
+// reads without it (othersWaiting()). The scheduler stays alive while any pump runs (m_self).
 class PoolScheduler final : public Scheduler, public ExecutorPrivate,
                             public std::enable_shared_from_this<PoolScheduler>
 {
@@ -53,15 +60,28 @@ public:
         // counts as a taker.
         ActorCore *const running = t_pump == this ? ActorCore::current() : nullptr;
         const bool yielding = running == core;
-        std::unique_lock lock(m_mutex);
-        if (!(running && !yielding && t_stack && t_stack->tryPush(core))) {
-            core->m_nextReady = nullptr;
-            if (m_tail)
-                m_tail->m_nextReady = core;
-            else
-                m_head = core;
-            m_tail = core;
+        if (running && !yielding && t_stack) {
+            // Into the slot, without the lock (the hop of a chain of actors); what it held before
+            // goes on the stack, where other pumps may take it. (seq_cst: with lookAtSlots(),
+            // either the watch sees the slot full or this thread sees the watch disarmed.)
+            ActorCore *previous = t_stack->next.exchange(core, std::memory_order_seq_cst);
+            if (!previous && m_watchArmed.load(std::memory_order_seq_cst))
+                return;
+            std::unique_lock lock(m_mutex);
+            if (!previous && watchLocked())
+                return;
+            if (!previous) // (the watch cannot be armed: the slot must not hold it)
+                previous = t_stack->next.exchange(nullptr, std::memory_order_acq_rel);
+            if (!previous)
+                return; // the watch or a waiting thread took it meanwhile: it is queued or running
+            if (!t_stack->tryPush(previous))
+                pushSharedLocked(previous);
+            m_queued.store(m_queued.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            startPumpIfNeeded(lock, 0);
+            return;
         }
+        std::unique_lock lock(m_mutex);
+        pushSharedLocked(core);
         m_queued.store(m_queued.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         startPumpIfNeeded(lock, yielding ? 1 : 0);
     }
@@ -76,7 +96,9 @@ public:
     }
     bool othersWaiting() const noexcept override
     {
-        return m_queued.load(std::memory_order_relaxed) > 0;
+        // (A lingering turn that filled its own pump's slot gives the pump to that actor at once.)
+        return m_queued.load(std::memory_order_relaxed) > 0
+                || (t_pump == this && t_stack && t_stack->next.load(std::memory_order_relaxed));
     }
     std::shared_ptr<Scheduler> bind(const QString &) override { return shared_from_this(); }
 
@@ -137,12 +159,24 @@ private:
         m_pool->start(&m_pump);
     }
 
-    // The actors a pump's turns readied, newest at the back. Lives in pump()'s frame.
+    // The actors a pump's turns readied: the newest in the slot, the others on the stack, newest
+    // at the back. Lives in pump()'s frame.
     struct Stack
     {
+        // The slot: filled and emptied by its pump without m_mutex, emptied by others (the
+        // watch, a waiting thread) with it; whoever exchanges an actor out of it owns it.
+        std::atomic<ActorCore *> next{nullptr};
         std::deque<ActorCore *> actors;
-        std::uint64_t turns = 0;       // the pump's turns so far
+        std::atomic<std::uint64_t> turns{0}; // the pump's turns (and looks) so far; its own writes
+        std::uint64_t watchedTurns = ~std::uint64_t(0); // `turns` at the watch's last look
         std::uint64_t bottomSince = 0; // the turn count when the bottom one became the bottom
+
+        std::uint64_t countTurn() noexcept
+        {
+            const std::uint64_t n = turns.load(std::memory_order_relaxed) + 1;
+            turns.store(n, std::memory_order_relaxed);
+            return n;
+        }
 
         //! False when the stack cannot grow (no memory): the shared queue takes the actor then.
         bool tryPush(ActorCore *core) noexcept
@@ -153,7 +187,7 @@ private:
                 return false;
             }
             if (actors.size() == 1)
-                bottomSince = turns;
+                bottomSince = turns.load(std::memory_order_relaxed);
             return true;
         }
         ActorCore *popNewest() noexcept
@@ -166,10 +200,20 @@ private:
         {
             ActorCore *core = actors.front();
             actors.pop_front();
-            bottomSince = turns; // (the new bottom may have waited longer: the bound is loose)
+            bottomSince = turns.load(std::memory_order_relaxed); // (the new bottom may have waited longer: the bound is loose)
             return core;
         }
     };
+
+    void pushSharedLocked(ActorCore *core) noexcept
+    {
+        core->m_nextReady = nullptr;
+        if (m_tail)
+            m_tail->m_nextReady = core;
+        else
+            m_head = core;
+        m_tail = core;
+    }
 
     ActorCore *popShared() noexcept
     {
@@ -187,15 +231,20 @@ private:
     // tuning::PumpStackPatience first.
     ActorCore *popLocked(Stack &own) noexcept
     {
+        // (Counts looks too: the watch only asks whether a turn has ended since its last look.)
+        const std::uint64_t turn = own.countTurn();
         ActorCore *core = nullptr;
-        if (!own.actors.empty()) {
-            ++own.turns;
-            if (own.turns % tuning::PumpSharedQueueEvery == 0) {
+        if (own.next.load(std::memory_order_relaxed) || !own.actors.empty()) {
+            if (turn % tuning::PumpSharedQueueEvery == 0) {
                 core = popShared();
-                if (!core && own.turns - own.bottomSince > tuning::PumpStackPatience)
+                if (!core && !own.actors.empty() && turn - own.bottomSince > tuning::PumpStackPatience)
                     core = own.popOldest();
             }
-            if (!core)
+            if (!core) {
+                if (ActorCore *const next = own.next.exchange(nullptr, std::memory_order_acq_rel))
+                    return next; // (not counted in m_queued)
+            }
+            if (!core && !own.actors.empty())
                 core = own.popNewest();
         } else {
             core = popShared();
@@ -207,6 +256,74 @@ private:
         if (core)
             m_queued.store(m_queued.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
         return core;
+    }
+
+    // The watch: while a slot is full, the clock's thread looks at the slots every
+    // tuning::PumpNextPatience and moves the actor of a pump whose turn has not ended since the
+    // previous look (a long handler, one that waits for the actor it readied) to the shared queue.
+    class Watch final : public TimerEntry
+    {
+    public:
+        explicit Watch(std::weak_ptr<PoolScheduler> owner) : m_owner(std::move(owner)) { }
+        void fire() noexcept override
+        {
+            if (std::shared_ptr<PoolScheduler> owner = m_owner.lock())
+                owner->lookAtSlots();
+        }
+
+    private:
+        std::weak_ptr<PoolScheduler> m_owner;
+    };
+
+    //! Makes sure the watch is armed; false if it cannot be (no memory): the slot must not hold
+    //! an actor then.
+    bool watchLocked() noexcept
+    {
+        if (m_watchArmed.load(std::memory_order_relaxed))
+            return true;
+        try {
+            if (!m_watch)
+                m_watch = Ref<Watch>::adopt(new Watch(weak_from_this()));
+            systemClock().arm(m_watch.get(), systemClock().now() + tuning::PumpNextPatience);
+        } catch (...) {
+            return false;
+        }
+        m_watchArmed.store(true, std::memory_order_seq_cst);
+        return true;
+    }
+
+    void lookAtSlots() noexcept
+    {
+        std::unique_lock lock(m_mutex);
+        m_watchArmed.store(false, std::memory_order_seq_cst); // (see schedule())
+        bool full = false;
+        bool moved = false;
+        for (Stack *stack : m_stacks) {
+            const std::uint64_t turns = stack->turns.load(std::memory_order_relaxed);
+            if (turns == stack->watchedTurns) {
+                moved |= shareSlotLocked(*stack); // the same turn as at the previous look
+            } else if (stack->next.load(std::memory_order_seq_cst)) {
+                full = true;
+            }
+            stack->watchedTurns = turns;
+        }
+        if (full && !watchLocked()) {
+            for (Stack *stack : m_stacks)
+                moved |= shareSlotLocked(*stack);
+        }
+        if (moved)
+            startPumpIfNeeded(lock, 0);
+    }
+
+    // Moves the actor in `stack`'s slot, if any, to the back of the shared queue.
+    bool shareSlotLocked(Stack &stack) noexcept
+    {
+        ActorCore *const next = stack.next.exchange(nullptr, std::memory_order_acq_rel);
+        if (!next)
+            return false;
+        pushSharedLocked(next);
+        m_queued.store(m_queued.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        return true;
     }
 
     // Takes `core` out of where it waits to run, if it waits near an end: the first
@@ -228,6 +345,11 @@ private:
             previous = c;
             ++looked;
         }
+        for (Stack *stack : m_stacks) {
+            ActorCore *expected = core;
+            if (!taken && stack->next.compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel))
+                return true; // (slots are not counted in m_queued)
+        }
         for (auto it = m_stacks.begin(); !taken && it != m_stacks.end(); ++it) {
             std::deque<ActorCore *> &actors = (*it)->actors;
             if (!actors.empty() && actors.back() == core) {
@@ -243,18 +365,13 @@ private:
         return taken;
     }
 
-    // Moves the actors of `stack` to the back of the shared queue, oldest first.
+    // Moves the actors of `stack` and its slot to the back of the shared queue, oldest first.
     void shareStackLocked(Stack &stack) noexcept
     {
-        for (ActorCore *core : stack.actors) {
-            core->m_nextReady = nullptr;
-            if (m_tail)
-                m_tail->m_nextReady = core;
-            else
-                m_head = core;
-            m_tail = core;
-        }
+        for (ActorCore *core : stack.actors)
+            pushSharedLocked(core);
         stack.actors.clear();
+        shareSlotLocked(stack);
     }
 
     // Waits up to the spin time for an actor to be queued; true if one may be.
@@ -295,15 +412,26 @@ private:
         for (;;) {
             if (ActorCore *core = popLocked(stack)) {
                 lock.unlock();
-                core->runTurn(); // consumes the turn's reference; may delete core
-                if (!m_ownPool && ++turns % tuning::PumpSliceCheckEvery == 0
-                    && std::chrono::steady_clock::now() > sliceEnd) {
-                    lock.lock();
-                    ++m_starting; // stays counted in m_running
-                    leave();
-                    lock.unlock();
-                    m_pool->start(&m_pump); // behind whatever else waits for this pool
-                    return;
+                for (;;) {
+                    core->runTurn(); // consumes the turn's reference; may delete core
+                    if (!m_ownPool && ++turns % tuning::PumpSliceCheckEvery == 0
+                        && std::chrono::steady_clock::now() > sliceEnd) {
+                        lock.lock();
+                        ++m_starting; // stays counted in m_running
+                        leave();
+                        lock.unlock();
+                        m_pool->start(&m_pump); // behind whatever else waits for this pool
+                        return;
+                    }
+                    // The actor that turn readied last, without the lock, unless it is time to
+                    // look at the shared queue first (popLocked() then).
+                    const std::uint64_t turn = stack.turns.load(std::memory_order_relaxed) + 1;
+                    if (turn % tuning::PumpSharedQueueEvery == 0)
+                        break;
+                    core = stack.next.exchange(nullptr, std::memory_order_acq_rel);
+                    if (!core)
+                        break;
+                    stack.turns.store(turn, std::memory_order_relaxed);
                 }
                 lock.lock();
                 continue;
@@ -340,6 +468,8 @@ private:
     int m_starting = 0;           // pumps started but not yet looking at the queue
     int m_blocked = 0;            // pumps whose thread is blocked in Call::wait()
     bool m_spinning = false;      // a pump spins, waiting for work
+    std::atomic<bool> m_watchArmed{false}; // the watch looks at the slots soon; written under m_mutex
+    Ref<Watch> m_watch;           // made when a slot is first filled
     std::shared_ptr<PoolScheduler> m_self; // keeps this alive while pumps run
     Pump m_pump{this};
 };

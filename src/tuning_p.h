@@ -56,6 +56,15 @@ inline constexpr int PumpSharedQueueEvery = 61;
 //! Larger keeps trees narrower (8,192: about 8,000 actors alive at the peak of a 2^21-actor tree
 //! on one thread, against 30,000 at 1,024); smaller bounds the wait of the bottom one sooner.
 inline constexpr int PumpStackPatience = 8192;
+//! The newest actor a running turn readies waits in its pump's "next" slot, where no other pump
+//! looks and for which no pump is woken: in a chain of actors each waking the next (a ring, a
+//! call answered to a coroutine), one thread runs them one after another with no hand-over. A
+//! turn that runs on for this long after (or before) filling the slot gives the actor up: the
+//! clock's thread, looking about this often while a slot is full, moves it to the shared queue
+//! and wakes a pump. Shorter hands a chain to a second thread sooner behind a long handler; each
+//! look costs the clock's thread a wake-up (~1,000 a second while a slot is full). A turn seen
+//! by two looks in a row gives it up, so the actor waits at most about twice this long.
+inline constexpr auto PumpNextPatience = 1ms;
 //! How many nice levels below the main thread the library's own pool runs on Linux (about a third
 //! of a normal thread's share of a busy core), so that the GUI thread comes first.
 inline constexpr int LibraryPoolNiceOffset = 5;

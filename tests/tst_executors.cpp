@@ -2,6 +2,7 @@
 // than one Qt event per message, application-owned pools, thousands of cheap actors.
 #include "testing.h"
 
+#include <QtCore/QSemaphore>
 #include <QtCore/QThreadPool>
 #include <QtCore/QTimer>
 
@@ -491,6 +492,128 @@ private Q_SLOTS:
         QVERIFY(outerThread != innerThread);
         QVERIFY(innerThread != QThread::currentThread());
         std::move(inner.stop()).wait();
+    }
+
+    void aHandlerThatWaitsForTheActorItReadiedDoesNotHoldItFromTheOtherThreads()
+    {
+        // The actor a turn readies waits in its pump's "next" slot, where no other pump looks;
+        // a handler that then runs on (here: waits for that very actor) must not keep it from
+        // the pool's idle thread. The watch hands it over (tuning::PumpNextPatience). On the
+        // application's pool and on the library's, whose threads may be busy with other tests.
+        QThreadPool applicationPool;
+        applicationPool.setMaxThreadCount(2);
+        for (const Executor &executor : {Executor::pool(&applicationPool), Executor::pool()}) {
+            if (executor == Executor::pool() && QThreadPool::globalInstance()->maxThreadCount() < 2)
+                continue; // (the library's pool has one thread per core)
+            auto ranOn = std::make_shared<std::atomic<QThread *>>(nullptr);
+            auto released = std::make_shared<QSemaphore>();
+            Actor<int> readied(0, {.executor = executor});
+            Actor<int> waiter(0, {.executor = executor});
+            // (future(), not wait(): wait() would run the handler on this thread, outside the pool)
+            QFuture<std::pair<bool, QThread *>> outcome = waiter.call([readied, ranOn, released](int &) {
+                readied.cast([ranOn, released](int &) {
+                    *ranOn = QThread::currentThread();
+                    released->release();
+                });
+                const bool acquired = released->tryAcquire(1, 20000);
+                return std::make_pair(acquired, QThread::currentThread());
+            }).future();
+            outcome.waitForFinished();
+            const auto [acquired, waiterThread] = outcome.result();
+            QVERIFY2(acquired, "the readied actor ran only after the handler that readied it");
+            QVERIFY(ranOn->load() != waiterThread);
+            std::move(readied.stop()).wait();
+        }
+        applicationPool.waitForDone();
+    }
+
+    void aChainOfActorsWakingEachOtherRunsOnOneThreadWithoutHandOvers()
+    {
+        // A ring on a two-thread pool: each hop readies the next actor from a running turn, so
+        // the same thread runs it next (nobody else is woken, nobody takes it). Hand-overs happen
+        // only when that thread is preempted for tuning::PumpNextPatience, a few times at most on
+        // a busy machine; were the next actor shared, the idle thread would take most hops.
+        QThreadPool pool;
+        pool.setMaxThreadCount(2);
+        const Options options{.executor = Executor::pool(&pool)};
+        struct Node
+        {
+            Actor<Node> next = nullptr;
+        };
+        constexpr int nodes = 100;
+        const long hops = testing::scaled(20000);
+        std::vector<Actor<Node>> ring;
+        for (int i = 0; i < nodes; ++i)
+            ring.emplace_back(Node{}, options);
+        for (int i = 0; i < nodes; ++i)
+            std::move(ring[i].call([next = ring[(i + 1) % nodes]](Node &n) { n.next = next; })).wait();
+        struct Trace
+        {
+            std::atomic<long> left;
+            std::atomic<long> handOvers{0};
+            std::atomic<std::thread::id> last{};
+            QSemaphore done;
+        };
+        auto trace = std::make_shared<Trace>();
+        trace->left = hops;
+        std::function<void(Node &)> hop = [trace, &hop](Node &n) {
+            const auto here = std::this_thread::get_id();
+            if (trace->last.exchange(here) != here)
+                trace->handOvers.fetch_add(1);
+            if (trace->left.fetch_sub(1) == 1) {
+                trace->done.release();
+                return;
+            }
+            n.next.cast(hop);
+            // A little work after the cast: time enough for another thread to take the next
+            // actor, were it shared.
+            const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(5);
+            while (std::chrono::steady_clock::now() < until) { }
+        };
+        ring[0].cast(hop);
+        QVERIFY(trace->done.tryAcquire(1, 60000));
+        const long handOvers = trace->handOvers.load();
+        QVERIFY2(handOvers < hops / 20,
+                 qPrintable(QStringLiteral("%1 hand-overs in %2 hops").arg(handOvers).arg(hops)));
+        for (Actor<Node> &node : ring)
+            std::move(node.call([](Node &n) { n.next = nullptr; })).wait();
+        ring.clear();
+        pool.waitForDone();
+    }
+
+    void aWaitingThreadTakesAnActorFromTheSlotOfABusyPump()
+    {
+        // The one pool thread runs a handler that readies `readied` (into its pump's slot) and
+        // then holds the thread; a thread that waits for `readied`'s answer takes it from there
+        // (or from the shared queue, if the watch moved it already) and runs its turn itself,
+        // while that handler still runs.
+        QThreadPool pool;
+        pool.setMaxThreadCount(1);
+        const Options options{.executor = Executor::pool(&pool)};
+        Actor<int> readied(0, options);
+        Actor<int> holder(0, options);
+        auto castDone = std::make_shared<std::atomic<bool>>(false);
+        auto release = std::make_shared<std::atomic<bool>>(false);
+        holder.cast([readied, castDone, release](int &) {
+            readied.cast([](int &n) { ++n; });
+            *castDone = true;
+            const QDeadlineTimer deadline(20000);
+            while (!release->load() && !deadline.hasExpired())
+                std::this_thread::yield();
+        });
+        // (At once, so that `readied` is still in the slot, not yet handed on by the watch.)
+        const QDeadlineTimer castDeadline(20000);
+        while (!castDone->load() && !castDeadline.hasExpired())
+            std::this_thread::yield();
+        QVERIFY(castDone->load());
+        const auto [count, thread] =
+                std::move(readied.call([](int &n) { return std::make_pair(n, QThread::currentThread()); }))
+                        .wait();
+        const bool holderStillRan = !release->exchange(true);
+        QCOMPARE(count, 1);
+        QCOMPARE(thread, QThread::currentThread());
+        QVERIFY(holderStillRan);
+        pool.waitForDone();
     }
 
     void hundredThousandPoolActorsAreCheap()
