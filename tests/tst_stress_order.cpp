@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -167,6 +168,139 @@ private Q_SLOTS:
         QCOMPARE(handled, expected);
         for (const auto &a : actors)
             a.stop().wait();
+    }
+
+    // S1, S4 with the pump's slot: chains of pool actors each waking the next (the newest goes
+    // to the waking pump's slot), some hops waking a second actor (the slot's previous actor goes
+    // to the stack) or running on past tuning::PumpNextPatience (the watch hands the slot over),
+    // while threads outside the pool wait for calls to the same actors (a waiter may take an
+    // actor out of a slot and run its turn). Every message runs exactly once, never two of one
+    // actor at once, and each waiter's messages in order.
+    void chainsThroughPumpSlotsRunEveryMessageOnceWhileWaitersAndTheWatchTakeThem_data()
+    {
+        QTest::addColumn<int>("poolThreads"); // 0: the library's default pool
+        QTest::newRow("library pool") << 0;
+        QTest::newRow("own pool of 2 threads") << 2;
+        QTest::newRow("own pool of 1 thread") << 1;
+    }
+    void chainsThroughPumpSlotsRunEveryMessageOnceWhileWaitersAndTheWatchTakeThem()
+    {
+        QFETCH(int, poolThreads);
+        std::unique_ptr<QThreadPool> ownPool; // outlives the actors
+        if (poolThreads) {
+            ownPool = std::make_unique<QThreadPool>();
+            ownPool->setMaxThreadCount(poolThreads);
+        }
+        const Options options{.executor = ownPool ? Executor::pool(ownPool.get()) : Executor::pool()};
+        constexpr int actorCount = 32;
+        constexpr int tokens = 4;
+        constexpr int waiters = 3; // senders tokens .. tokens + waiters - 1 (at most MaxSenders)
+        const long hopsPerToken = scaled(4000);
+        const int callsPerWaiter = scaled(2000);
+        static_assert(tokens + waiters <= MaxSenders);
+
+        struct Node
+        {
+            Ordered order;  // the waiters' calls
+            long tokenMessages = 0; // hops and side casts
+        };
+        auto actors = std::make_shared<std::vector<Actor<Node>>>();
+        for (int a = 0; a < actorCount; ++a)
+            actors->emplace_back(Node{}, options);
+
+        // One token's chain: its state is touched by one hop at a time, each cast by the last.
+        struct Token
+        {
+            QRandomGenerator rng;
+            long hopsLeft;
+            std::vector<long> sentTo = std::vector<long>(actorCount, 0);
+        };
+        auto finished = std::make_shared<std::atomic<int>>(0);
+        auto overlaps = std::make_shared<std::atomic<int>>(0);
+        std::vector<std::shared_ptr<Token>> chains;
+        struct Hop
+        {
+            std::shared_ptr<std::vector<Actor<Node>>> actors;
+            std::shared_ptr<Token> token;
+            std::shared_ptr<std::atomic<int>> finished, overlaps;
+            void operator()(Node &node) const
+            {
+                if (node.order.inside++ != 0)
+                    overlaps->fetch_add(1);
+                ++node.tokenMessages;
+                Token &t = *token;
+                if (t.hopsLeft-- > 0) {
+                    const quint32 dice = t.rng.bounded(64);
+                    if (dice < 8) { // a side cast first: the next hop then displaces it
+                        const int side = int(t.rng.bounded(actorCount));
+                        ++t.sentTo[std::size_t(side)];
+                        (*actors)[std::size_t(side)].cast([overlaps = overlaps](Node &n) {
+                            if (n.order.inside++ != 0)
+                                overlaps->fetch_add(1);
+                            ++n.tokenMessages;
+                            --n.order.inside;
+                        });
+                    }
+                    const int next = int(t.rng.bounded(actorCount));
+                    ++t.sentTo[std::size_t(next)];
+                    (*actors)[std::size_t(next)].cast(*this);
+                    if (dice == 63) { // runs on after the cast: the watch hands the slot over
+                        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(3);
+                        while (std::chrono::steady_clock::now() < until) { }
+                    }
+                } else {
+                    finished->fetch_add(1);
+                }
+                --node.order.inside;
+            }
+        };
+        for (int k = 0; k < tokens; ++k) {
+            auto token = std::make_shared<Token>(Token{QRandomGenerator(m_seed + quint32(k)), hopsPerToken - 1});
+            const int first = int(token->rng.bounded(actorCount));
+            ++token->sentTo[std::size_t(first)];
+            chains.push_back(token);
+            (*actors)[std::size_t(first)].cast(Hop{actors, token, finished, overlaps});
+        }
+
+        Failures failures;
+        std::vector<std::vector<int>> sent(waiters, std::vector<int>(actorCount, 0));
+        std::vector<std::thread> threads;
+        for (int w = 0; w < waiters; ++w) {
+            threads.emplace_back([&, w, seed = m_seed + quint32(tokens + w)] {
+                QRandomGenerator rng(seed);
+                const int sender = tokens + w;
+                for (int i = 0; i < callsPerWaiter; ++i) {
+                    const int a = int(rng.bounded(actorCount));
+                    const int seq = sent[std::size_t(w)][std::size_t(a)]++;
+                    const int next = (*actors)[std::size_t(a)]
+                                             .call([sender, seq](Node &n) { return recordInOrder(n.order, sender, seq); })
+                                             .wait();
+                    if (next != seq + 1)
+                        failures.add(QStringLiteral("waiter %1: actor %2 answered %3, expected %4")
+                                             .arg(w).arg(a).arg(next).arg(seq + 1));
+                }
+            });
+        }
+        joinAll(threads);
+        QTRY_VERIFY2_WITH_TIMEOUT(finished->load() == tokens,
+                                  withSeed("a chain stopped before its last hop").constData(), 60000);
+        QVERIFY2(failures.isEmpty(), withSeed(failures.report()).constData());
+
+        for (int a = 0; a < actorCount; ++a) {
+            const Node n = (*actors)[std::size_t(a)].call([](Node &n) { return n; }).wait();
+            long expected = 0;
+            for (const auto &token : chains)
+                expected += token->sentTo[std::size_t(a)];
+            QCOMPARE(n.tokenMessages, expected);
+            QCOMPARE(n.order.overlaps, 0);
+            QCOMPARE(n.order.outOfOrder, 0);
+            for (int w = 0; w < waiters; ++w)
+                QCOMPARE(n.order.next[std::size_t(tokens + w)], sent[std::size_t(w)][std::size_t(a)]);
+        }
+        QCOMPARE(overlaps->load(), 0);
+        for (const auto &a : *actors)
+            a.stop().wait();
+        actors->clear();
     }
 
     // S5: a flooded actor yields its thread after `throughput` messages.
