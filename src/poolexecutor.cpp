@@ -37,10 +37,11 @@ namespace QtActors::detail {
 // runs only to add a pump, when more actors are ready than pumps can take. The fairness guards
 // are tuning::PumpSharedQueueEvery and tuning::PumpStackPatience.
 //
-// Thread contract: everything below m_mutex is guarded by it, the pumps' stacks and slots
-// included, except m_queued (every ready actor in the queue or a stack, not those in slots),
-// which the spinning pump also reads without it, and a slot, which its own pump's turn also
-// reads without it (othersWaiting()). The scheduler stays alive while any pump runs (m_self).
+// Thread contract: everything below m_mutex is guarded by it, the pumps' stacks included, except
+// m_queued (every ready actor in the queue or a stack, not those in slots), which the spinning
+// pump also reads without it; a slot, which its own pump fills and empties without it (others
+// empty it with it: whoever exchanges an actor out owns it); and m_watchArmed, which a pump
+// filling its slot reads without it. The scheduler stays alive while any pump runs (m_self).
 class PoolScheduler final : public Scheduler, public ExecutorPrivate,
                             public std::enable_shared_from_this<PoolScheduler>
 {
@@ -200,7 +201,8 @@ private:
         {
             ActorCore *core = actors.front();
             actors.pop_front();
-            bottomSince = turns.load(std::memory_order_relaxed); // (the new bottom may have waited longer: the bound is loose)
+            // (The new bottom may have waited longer: the bound is loose.)
+            bottomSince = turns.load(std::memory_order_relaxed);
             return core;
         }
     };
@@ -425,13 +427,12 @@ private:
                     }
                     // The actor that turn readied last, without the lock, unless it is time to
                     // look at the shared queue first (popLocked() then).
-                    const std::uint64_t turn = stack.turns.load(std::memory_order_relaxed) + 1;
-                    if (turn % tuning::PumpSharedQueueEvery == 0)
+                    if ((stack.turns.load(std::memory_order_relaxed) + 1) % tuning::PumpSharedQueueEvery == 0)
                         break;
                     core = stack.next.exchange(nullptr, std::memory_order_acq_rel);
                     if (!core)
                         break;
-                    stack.turns.store(turn, std::memory_order_relaxed);
+                    stack.countTurn();
                 }
                 lock.lock();
                 continue;
