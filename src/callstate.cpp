@@ -223,6 +223,10 @@ void CallStateBase::waitBlocking()
         && status.load(std::memory_order_acquire) == Ready) {
         return;
     }
+    // A handler on a pool: the actor its turn just woke (likely the one this call waits for)
+    // waits in the pump's slot, where the other pool threads do not look; hand it to them.
+    if (ActorCore::current())
+        shareReadiedActorBeforeWaiting();
     // Spin briefly first: a round trip to a thread that is awake takes a few microseconds, while
     // sleeping in the kernel and being woken costs tens on a virtual machine. Single-core
     // machines skip it, as the answer cannot arrive while this thread spins.

@@ -114,6 +114,17 @@ public:
         return true;
     }
 
+    //! On one of this pool's pumps: moves its slot's actor to the shared queue (see
+    //! shareReadiedActorBeforeWaiting()).
+    void shareSlot() noexcept
+    {
+        if (!t_stack || !t_stack->next.load(std::memory_order_relaxed))
+            return;
+        std::unique_lock lock(m_mutex);
+        if (shareSlotLocked(*t_stack))
+            startPumpIfNeeded(lock, 0);
+    }
+
     void enterBlocking()
     {
         m_pool->releaseThread();
@@ -496,6 +507,12 @@ std::shared_ptr<PoolScheduler> PoolScheduler::forPool(QThreadPool *pool)
 bool runsPoolTurns() noexcept
 {
     return PoolScheduler::current() != nullptr;
+}
+
+void shareReadiedActorBeforeWaiting() noexcept
+{
+    if (PoolScheduler *pool = PoolScheduler::current())
+        pool->shareSlot();
 }
 
 BlockingWait::BlockingWait() noexcept : m_pool(PoolScheduler::current())

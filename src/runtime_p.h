@@ -53,6 +53,11 @@ void setNormalPriority() noexcept;
 //! event dispatcher, but its loop never runs (poolexecutor.cpp).
 bool runsPoolTurns() noexcept;
 
+//! Before a handler on a pool spins or blocks in Call::wait(): the actor its turn readied last
+//! (in its pump's slot, which no other thread takes at once) goes where another thread can take
+//! it, as it may be the one that answers (poolexecutor.cpp). Any thread; cheap when nothing waits.
+void shareReadiedActorBeforeWaiting() noexcept;
+
 //! Around a Call::wait() that blocks: when the calling thread is one of a pool's pumps, the pool
 //! lends its place to another thread meanwhile, so the actors queued behind it still run
 //! (poolexecutor.cpp).

@@ -36,10 +36,11 @@ public:
     void arm(TimerEntry *entry, Duration due) override
     {
         std::unique_lock lock(m_mutex);
-        if (!HeapOfTimers::contains(entry))
-            entry->ref(); // the heap's reference
+        startLocked(); // (first: should it throw, nothing is armed)
+        const bool added = !HeapOfTimers::contains(entry);
         m_heap.insert(entry, due.count());
-        startLocked();
+        if (added)
+            entry->ref(); // the heap's reference (once the insertion cannot throw any more)
         // Wake the thread only if it sleeps past this due time. A due time later than the one it
         // sleeps until costs no wake-up: it finds this entry when it wakes (a call's timeout that
         // is disarmed when the answer comes, and re-armed by the next call, costs none).
@@ -97,8 +98,10 @@ private:
     {
         if (m_started.load(std::memory_order_relaxed))
             return;
-        m_started.store(true, std::memory_order_release);
+        // Started only once the thread is there: if it cannot be made (std::system_error), the
+        // next arm tries again, rather than arming entries that nothing would ever fire.
         std::thread([this] { run(); }).detach();
+        m_started.store(true, std::memory_order_release);
     }
 
     //! The timeout entries that one thread armed lazily, oldest first. Guarded by `mutex`.
