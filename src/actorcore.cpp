@@ -529,14 +529,20 @@ void ActorCore::runTurn(const CallStateBase *waiter) noexcept
         }
 
         std::uint64_t available = countOf(m_state.load(std::memory_order_acquire)) - finished;
+        // Once per batch, not per message: the pointer shares the senders' cache line, and a
+        // read per message would take it from them every time. Bounded actors have their extras
+        // from the start; the on-demand ones come before the first castLatest() message, which
+        // was pushed after its sender made them, so popping it makes them visible here.
+        Extras *x = available > 0 ? m_extras.load(std::memory_order_acquire) : nullptr;
         while (available > 0 && budget > 0) {
             MessageBase *message = popCounted();
             if (!message)
                 break; // resumptions first
             --available;
             --budget;
-            if (Extras *x = m_extras.load(std::memory_order_relaxed);
-                x && message->isBounded() && !startBounded(x, message)) {
+            if (!x && message->asLatest())
+                x = m_extras.load(std::memory_order_acquire);
+            if (x && message->isBounded() && !startBounded(x, message)) {
                 message->dispose(); // superseded, or dropped to make room (logged)
                 ++finished;
                 continue;

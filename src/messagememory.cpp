@@ -95,6 +95,11 @@ struct alignas(64) Cache
     {
         Header *h = local[c];
         if (!h) {
+            // Look before taking: the exchange is a locked write to a line the freeing threads
+            // write too, and a thread that only sends (nothing has come back yet) would pay it
+            // for every message.
+            if (!returns[c].head.load(std::memory_order_relaxed))
+                return nullptr;
             h = returns[c].head.exchange(nullptr, std::memory_order_acquire);
             if (!h)
                 return nullptr;

@@ -239,10 +239,14 @@ private:
     // and the read-mostly fields in between keep the two groups on different cache lines (at
     // least 64 bytes apart whatever the allocation's alignment), with no padding.
 
-    // Written by senders: the count, the handle count, the mailbox's producer end.
+    // Written by senders: the count, the handle count, the mailbox's producer end. And read by
+    // every send: the extras pointer, set once. It must not share a line with the turn side's
+    // fields, which change at every message (m_outbox): there, each send would read a line the
+    // turn had just written, and cast throughput would depend on where the core was allocated.
     std::atomic<std::uint64_t> m_state{0};
     std::atomic<int> m_handles{1};
     MailboxHead m_inbox;
+    std::atomic<Extras *> m_extras{nullptr}; // bounded or coalescing actors only (flowcontrol.h)
     // Read-mostly.
     std::shared_ptr<Scheduler> m_scheduler;
     Clock *m_clock; // the scheduler's (S19), for the calls' deadlines
@@ -256,7 +260,6 @@ private:
     ActorCore *m_registryNext = nullptr;
     QBasicMutex m_stopMutex; // 8 bytes; rarely contended (its inline fast path is what TSan sees)
     std::unique_ptr<std::vector<Ref<CallState<void>>>> m_stopWaiters; // rare: made on demand
-    std::atomic<Extras *> m_extras{nullptr}; // bounded or coalescing actors only (flowcontrol.h)
     // Turn side: touched by the turn, and by wake() once per resumption.
     MailboxTail m_outbox;
     std::atomic<ResumeNode *> m_resumes{nullptr}; // pending resumptions, or parkedMark()
