@@ -8,14 +8,23 @@
 // a lock-free list that only that thread empties (in one exchange, so there is no ABA problem).
 // A sender therefore reuses the blocks of the messages it sent before.
 //
+// Blocks are carved from chunks of about 4 KiB that a thread's cache takes from the global
+// operator new, one size class per chunk: a thread that sends faster than its messages come
+// back (a flood of casts queued at one actor) then pays one allocation per chunk, not one per
+// message, and no per-block malloc overhead. A chunk counts its blocks that have not been given
+// up; the thread that gives up the last returns the chunk to operator delete. A chunk thus lives
+// as long as its longest-lived block: a few long-lived messages (a call whose answer is kept, a
+// timer's entry) may each keep one chunk, a bounded cost of at most one chunk per such block.
+//
 // Bounds: a cache keeps at most Cap blocks per class locally and at most about Cap waiting to
-// come back; beyond that, blocks go back to the global operator delete. A thread's cache outlives
+// come back; beyond that, blocks are given up to their chunk. A thread's cache outlives
 // the thread: at thread exit it joins a list of orphans that the next new thread adopts, so the
 // number of caches is the largest number of threads that were ever alive at once, and blocks on
 // their way back to an exited thread never find freed memory.
 //
 // Messages larger than the largest class, and over-aligned ones, use the global operator new.
-// Under AddressSanitizer a block's payload is poisoned while it waits in a cache.
+// Under AddressSanitizer a block's payload is poisoned while it waits in a cache, and a chunk's
+// blocks are poisoned until they are carved and after they are given up.
 
 #include <QtActors/detail/mailbox.h>
 
@@ -45,25 +54,74 @@ namespace QtActors::detail {
 
 namespace {
 
-// Payload bytes. With the 16-byte header a block of the first class is 40 bytes, a 48-byte chunk
-// of glibc's malloc: a cast whose lambda captures at most one pointer (a vtable pointer, the
-// mailbox link and 8 bytes of captures) costs 48 bytes while it waits; the next class, up to three
-// pointers, 64. (One class of 64 made every queued cast a 96-byte chunk.)
-constexpr int Classes = 5;
-constexpr std::size_t ClassSize[Classes] = {24, 40, 64, 128, 256};
+// Payload bytes. With the 16-byte header every block is a multiple of 16 bytes, so that blocks
+// carved one after the other keep the payload aligned for any fundamental type. A cast whose
+// lambda captures nothing (a vtable pointer and the mailbox link) is a 32-byte block while it
+// waits; one that captures a pointer, 48; up to three pointers, 64.
+constexpr int Classes = 6;
+constexpr std::size_t ClassSize[Classes] = {16, 32, 48, 64, 112, 240};
 constexpr int Cap = 64;
 constexpr std::uintptr_t ClassMask = 7; // the low bits of Header::owner (a Cache is 64-aligned)
 constexpr std::uintptr_t Unclassed = 7; // a block of another size: global operator delete
 
-struct Cache;
+constexpr std::size_t ChunkTarget = 4096; // bytes of blocks per chunk, about
+constexpr int MinBlocksPerChunk = 8;
 
-//! In front of every message: where the block comes from and, while it is free, the next one.
+struct Cache;
+struct Chunk;
+
+//! In front of every message: where the block comes from (while in use) or the next free one (in
+//! a cache), and the chunk it was carved from.
 struct Header
 {
-    std::uintptr_t owner; // Cache* | class, or Unclassed
-    Header *next;
+    union {
+        std::uintptr_t owner; // in use: Cache* | class, or Unclassed
+        Header *next;         // free, in a cache's list
+    };
+    Chunk *chunk; // nullptr: a block of its own from the global operator new
 };
 static_assert(sizeof(Header) == 16 && alignof(std::max_align_t) <= 16);
+
+//! In front of a chunk's blocks.
+struct alignas(16) Chunk
+{
+    std::atomic<int> live; // blocks not given up, the ones not carved yet included
+    int sizeClass;
+};
+static_assert(sizeof(Chunk) == 16);
+
+constexpr std::size_t blockBytes(int c) noexcept
+{
+    return sizeof(Header) + ClassSize[c];
+}
+
+static_assert(blockBytes(0) % alignof(std::max_align_t) == 0
+              && blockBytes(Classes - 1) % alignof(std::max_align_t) == 0);
+
+constexpr int blocksPerChunk(int c) noexcept
+{
+    return std::max(MinBlocksPerChunk, int(ChunkTarget / blockBytes(c)));
+}
+
+constexpr std::size_t chunkBytes(int c) noexcept
+{
+    return sizeof(Chunk) + std::size_t(blocksPerChunk(c)) * blockBytes(c);
+}
+
+//! The end of a block's life in this allocator: back to its chunk, or to the heap.
+void giveUp(Header *h) noexcept
+{
+    Chunk *chunk = h->chunk;
+    if (!chunk) {
+        ::operator delete(h);
+        return;
+    }
+    QTACTORS_POISON(h, blockBytes(chunk->sizeClass));
+    if (chunk->live.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        QTACTORS_UNPOISON(chunk, chunkBytes(chunk->sizeClass));
+        ::operator delete(chunk);
+    }
+}
 
 int classOf(std::size_t size) noexcept
 {
@@ -83,6 +141,10 @@ struct alignas(64) Cache
     // Owner thread only.
     Header *local[Classes] = {};
     int localCount[Classes] = {};
+    // The chunk each class carves blocks from, where the next block starts and how many are left.
+    Chunk *carving[Classes] = {};
+    unsigned char *carveAt[Classes] = {};
+    int carveLeft[Classes] = {};
     Cache *nextOrphan = nullptr; // guarded by the orphan mutex
     // Blocks freed by other threads, on their way back. Each on a cache line of its own.
     struct alignas(64) Returns
@@ -111,11 +173,30 @@ struct alignas(64) Cache
             --localCount[c];
         return h;
     }
+    //! A block that was never used, from this cache's chunk of class c; nullptr when no memory.
+    Header *carve(int c) noexcept
+    {
+        if (carveLeft[c] == 0) {
+            void *raw = ::operator new(chunkBytes(c), std::nothrow);
+            if (!raw)
+                return nullptr;
+            auto *chunk = ::new (raw) Chunk{{blocksPerChunk(c)}, c};
+            carving[c] = chunk;
+            carveAt[c] = reinterpret_cast<unsigned char *>(chunk + 1);
+            carveLeft[c] = blocksPerChunk(c);
+            QTACTORS_POISON(carveAt[c], std::size_t(carveLeft[c]) * blockBytes(c));
+        }
+        auto *h = reinterpret_cast<Header *>(carveAt[c]);
+        QTACTORS_UNPOISON(h, blockBytes(c));
+        carveAt[c] += blockBytes(c);
+        --carveLeft[c];
+        h->chunk = carving[c];
+        return h;
+    }
     bool keep(Header *h, int c) noexcept
     {
         if (localCount[c] >= Cap)
             return false;
-        h->owner = reinterpret_cast<std::uintptr_t>(this) | std::uintptr_t(c);
         h->next = local[c];
         local[c] = h;
         ++localCount[c];
@@ -187,15 +268,20 @@ void *allocateMessage(std::size_t size)
     const int c = classOf(size);
     Cache *cache = c >= 0 ? threadCache() : nullptr;
     if (cache) {
-        if (Header *h = cache->take(c)) {
-            h->owner = reinterpret_cast<std::uintptr_t>(cache) | std::uintptr_t(c);
+        Header *h = cache->take(c);
+        if (h)
             QTACTORS_UNPOISON(payload(h), ClassSize[c]);
+        else
+            h = cache->carve(c);
+        if (h) {
+            h->owner = reinterpret_cast<std::uintptr_t>(cache) | std::uintptr_t(c);
             return payload(h);
         }
     }
+    // A block of its own: too large, no cache (this thread is ending), or no memory for a chunk.
     auto *h = static_cast<Header *>(::operator new(sizeof(Header) + (c >= 0 ? ClassSize[c] : size)));
     h->owner = c < 0 ? Unclassed : reinterpret_cast<std::uintptr_t>(cache) | std::uintptr_t(c);
-    h->next = nullptr;
+    h->chunk = nullptr;
     return payload(h);
 }
 
@@ -215,6 +301,8 @@ void freeMessage(void *p) noexcept
             return;
         }
         QTACTORS_UNPOISON(p, ClassSize[c]);
+        giveUp(h);
+        return;
     }
     ::operator delete(h);
 }

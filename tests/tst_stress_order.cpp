@@ -409,13 +409,13 @@ private Q_SLOTS:
                             to.cast([b, check](Tally &t) { check(t, b.data(), b.size()); });
                         };
                         switch (rng.bounded(7)) {
-                        case 0: // the 64-byte class
+                        case 0: // a small class
                             castBytes.template operator()<8>();
                             break;
-                        case 1: // 128
+                        case 1: // a large class
                             castBytes.template operator()<90>();
                             break;
-                        case 2: // 256
+                        case 2: // the largest class
                             castBytes.template operator()<200>();
                             break;
                         case 3: // larger than any class: the global operator new
