@@ -139,7 +139,6 @@ ActorCore::ActorCore(const Options &options)
     : m_scheduler(options.executor.bind(options.name)), m_clock(&m_scheduler->clock()),
       m_name(options.name)
 {
-    m_inbox.attach(m_outbox);
     m_throughput = options.throughput > 0 ? options.throughput : m_scheduler->defaultThroughput();
     m_linger = m_scheduler->linger();
     if (options.mailboxCapacity > 0) {

@@ -57,9 +57,10 @@ namespace {
 // Payload bytes. With the 16-byte header every block is a multiple of 16 bytes, so that blocks
 // carved one after the other keep the payload aligned for any fundamental type. A cast whose
 // lambda captures nothing (a vtable pointer and the mailbox link) is a 32-byte block while it
-// waits; one that captures a pointer, 48; up to three pointers, 64.
-constexpr int Classes = 6;
-constexpr std::size_t ClassSize[Classes] = {16, 32, 48, 64, 112, 240};
+// waits; one that captures a pointer, 48; up to three pointers, 64. A call's message with its
+// answer and a timer's entry are about 100 to 128 bytes: the classes are close together there.
+constexpr int Classes = 7; // at most 7: Unclassed takes the eighth value of the low bits
+constexpr std::size_t ClassSize[Classes] = {16, 32, 48, 64, 96, 128, 240};
 constexpr int Cap = 64;
 constexpr std::uintptr_t ClassMask = 7; // the low bits of Header::owner (a Cache is 64-aligned)
 constexpr std::uintptr_t Unclassed = 7; // a block of another size: global operator delete

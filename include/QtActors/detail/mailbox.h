@@ -1,6 +1,10 @@
-// Mailbox (MailboxHead + MailboxTail): an actor's queue of messages, an intrusive multi-producer single-consumer list
-// (D. Vyukov's algorithm). push() is wait-free and takes no lock; the message node is the
-// message's own allocation, so a send allocates exactly once (the closure).
+// Mailbox (MailboxHead + MailboxTail): an actor's queue of messages, intrusive, multi-producer and
+// single-consumer. Senders push onto a lock-free stack (one compare-and-swap on the head); the
+// consumer takes the whole stack in one exchange and reverses it, so messages come out in the
+// order they were pushed. A sender thus writes only the head's line and its own message, never
+// the message another sender has just pushed (as a linked FIFO would), which matters when several
+// cores send to one actor at once. The message node is the message's own allocation, so a send
+// allocates exactly once (the closure).
 // Thread contract: push() from any thread; pop() only from the actor's current turn.
 #pragma once
 
@@ -68,8 +72,6 @@ private:
     std::atomic<MessageBase *> m_next{nullptr};
 };
 
-class MailboxTail;
-
 //! The producers' end of a mailbox. The two ends are separate objects so that their owner can put
 //! other fields between them: each end then has cache lines of its own, and a consumer working
 //! through a batch does not write into the line that every send updates.
@@ -80,74 +82,55 @@ public:
     MailboxHead(const MailboxHead &) = delete;
     MailboxHead &operator=(const MailboxHead &) = delete;
 
-    //! Joins the two ends; once, before the first push().
-    inline void attach(MailboxTail &tail) noexcept;
-
-    //! Appends a message. Thread-safe, lock-free.
+    //! Adds a message. Thread-safe, lock-free. It writes only this end's line and the message:
+    //! never the message a sender on another core has just added.
     void push(MessageBase *message) noexcept
     {
-        message->m_next.store(nullptr, std::memory_order_relaxed);
-        MessageBase *prev = m_head.exchange(message, std::memory_order_acq_rel);
-        prev->m_next.store(message, std::memory_order_release);
+        MessageBase *newest = m_newest.load(std::memory_order_relaxed);
+        do {
+            message->m_next.store(newest, std::memory_order_relaxed);
+        } while (!m_newest.compare_exchange_weak(newest, message, std::memory_order_release,
+                                                 std::memory_order_relaxed));
     }
 
 private:
     friend class MailboxTail;
-    std::atomic<MessageBase *> m_head{nullptr};
+    std::atomic<MessageBase *> m_newest{nullptr}; // the messages not yet taken, newest first
 };
 
 //! The consumer's end of a mailbox.
 class MailboxTail
 {
 public:
-    MailboxTail() noexcept : m_tail(&m_stub) { }
+    MailboxTail() noexcept = default;
     MailboxTail(const MailboxTail &) = delete;
     MailboxTail &operator=(const MailboxTail &) = delete;
 
-    //! The oldest message, or nullptr when the queue is empty or a producer is between the two
-    //! steps of push(). Consumer only.
+    //! The oldest message, or nullptr when the queue is empty (or its sender is still pushing
+    //! it). Consumer only. When the messages taken before are done, takes all that were added
+    //! since, in one exchange, and puts them in order.
     MessageBase *pop(MailboxHead &head) noexcept
     {
-        MessageBase *tail = m_tail;
-        MessageBase *next = tail->m_next.load(std::memory_order_acquire);
-        if (tail == &m_stub) {
-            if (!next)
-                return nullptr;
-            m_tail = next;
-            tail = next;
-            next = next->m_next.load(std::memory_order_acquire);
+        if (!m_oldest) {
+            if (!head.m_newest.load(std::memory_order_relaxed))
+                return nullptr; // nothing: no write to the senders' line
+            MessageBase *newest = head.m_newest.exchange(nullptr, std::memory_order_acquire);
+            MessageBase *oldest = nullptr;
+            while (newest) {
+                MessageBase *next = newest->m_next.load(std::memory_order_relaxed);
+                newest->m_next.store(oldest, std::memory_order_relaxed);
+                oldest = newest;
+                newest = next;
+            }
+            m_oldest = oldest;
         }
-        if (next) {
-            m_tail = next;
-            return tail;
-        }
-        if (tail != head.m_head.load(std::memory_order_acquire))
-            return nullptr;
-        head.push(&m_stub);
-        next = tail->m_next.load(std::memory_order_acquire);
-        if (next) {
-            m_tail = next;
-            return tail;
-        }
-        return nullptr;
+        MessageBase *message = m_oldest;
+        m_oldest = message->m_next.load(std::memory_order_relaxed);
+        return message;
     }
 
 private:
-    friend class MailboxHead;
-    class Stub final : public MessageBase
-    {
-        void run(ActorCore &, void *) override { }
-        void drop(const ActorCore *) noexcept override { }
-        bool isBounded() const noexcept override { return false; }
-    };
-
-    MessageBase *m_tail;
-    Stub m_stub;
+    MessageBase *m_oldest = nullptr; // taken, in order, not yet popped
 };
-
-void MailboxHead::attach(MailboxTail &tail) noexcept
-{
-    m_head.store(&tail.m_stub, std::memory_order_relaxed);
-}
 
 } // namespace QtActors::detail
