@@ -122,6 +122,8 @@ public:
                 oldest = newest;
                 newest = next;
             }
+            if (!oldest)
+                return nullptr; // (the load saw one; only this consumer takes them)
             m_oldest = oldest;
         }
         MessageBase *message = m_oldest;
