@@ -87,17 +87,24 @@ static_assert(sizeof(Header) == 16 && alignof(std::max_align_t) <= 16);
 struct alignas(16) Chunk
 {
     std::atomic<int> live; // blocks not given up, the ones not carved yet included
-    int sizeClass;
 };
-static_assert(sizeof(Chunk) == 16);
+static_assert(sizeof(Chunk) == 16); // the blocks after it keep the payload's alignment
 
 constexpr std::size_t blockBytes(int c) noexcept
 {
     return sizeof(Header) + ClassSize[c];
 }
 
-static_assert(blockBytes(0) % alignof(std::max_align_t) == 0
-              && blockBytes(Classes - 1) % alignof(std::max_align_t) == 0);
+constexpr bool everyBlockKeepsAlignment() noexcept
+{
+    for (int c = 0; c < Classes; ++c)
+        if (blockBytes(c) % alignof(std::max_align_t) != 0
+            || (c > 0 && ClassSize[c] <= ClassSize[c - 1]))
+            return false;
+    return true;
+}
+static_assert(everyBlockKeepsAlignment(),
+              "size classes must ascend, and header + payload must be a multiple of 16 bytes");
 
 constexpr int blocksPerChunk(int c) noexcept
 {
@@ -109,17 +116,24 @@ constexpr std::size_t chunkBytes(int c) noexcept
     return sizeof(Chunk) + std::size_t(blocksPerChunk(c)) * blockBytes(c);
 }
 
-//! The end of a block's life in this allocator: back to its chunk, or to the heap.
-void giveUp(Header *h) noexcept
+void *payload(Header *h) noexcept
+{
+    return h + 1;
+}
+
+//! The end of a block's life in this allocator, its payload poisoned: back to its chunk, or to
+//! the heap.
+void giveUp(Header *h, [[maybe_unused]] int c) noexcept
 {
     Chunk *chunk = h->chunk;
     if (!chunk) {
+        QTACTORS_UNPOISON(payload(h), ClassSize[c]);
         ::operator delete(h);
         return;
     }
-    QTACTORS_POISON(h, blockBytes(chunk->sizeClass));
+    QTACTORS_POISON(h, sizeof(Header));
     if (chunk->live.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        QTACTORS_UNPOISON(chunk, chunkBytes(chunk->sizeClass));
+        QTACTORS_UNPOISON(chunk, chunkBytes(c));
         ::operator delete(chunk);
     }
 }
@@ -130,11 +144,6 @@ int classOf(std::size_t size) noexcept
         if (size <= ClassSize[c])
             return c;
     return -1;
-}
-
-void *payload(Header *h) noexcept
-{
-    return h + 1;
 }
 
 struct alignas(64) Cache
@@ -181,7 +190,7 @@ struct alignas(64) Cache
             void *raw = ::operator new(chunkBytes(c), std::nothrow);
             if (!raw)
                 return nullptr;
-            auto *chunk = ::new (raw) Chunk{{blocksPerChunk(c)}, c};
+            auto *chunk = ::new (raw) Chunk{{blocksPerChunk(c)}};
             carving[c] = chunk;
             carveAt[c] = reinterpret_cast<unsigned char *>(chunk + 1);
             carveLeft[c] = blocksPerChunk(c);
@@ -301,8 +310,7 @@ void freeMessage(void *p) noexcept
         } else if (mine && mine->keep(h, c)) {
             return;
         }
-        QTACTORS_UNPOISON(p, ClassSize[c]);
-        giveUp(h);
+        giveUp(h, c);
         return;
     }
     ::operator delete(h);
