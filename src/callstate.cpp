@@ -82,18 +82,6 @@ namespace {
 
 thread_local CallStateBase *t_currentCall = nullptr;
 
-//! Answers Timeout at the deadline, once a consumer waits (CallStateBase::armTimeout()).
-class TimeoutEntry final : public TimerEntry
-{
-public:
-    explicit TimeoutEntry(Ref<CallStateBase> state) noexcept : m_state(std::move(state)) { }
-    void fire() noexcept override { m_state->expire(); }
-    bool isObsolete() const noexcept override { return m_state->isReady(); }
-
-private:
-    Ref<CallStateBase> m_state;
-};
-
 } // namespace
 
 CallStateBase::~CallStateBase()
@@ -116,37 +104,46 @@ void CallStateBase::setTimeout(Clock::Duration limit) noexcept
 {
     const std::int64_t now = clock().now().count();
     const std::int64_t remaining = std::max<std::int64_t>(limit.count(), 0);
-    m_deadline.store(remaining >= NoDeadline - now ? NoDeadline - 1 : now + remaining,
-                     std::memory_order_relaxed);
+    setDue(remaining >= NoDeadline - now ? NoDeadline - 1 : now + remaining);
 }
 
 void CallStateBase::armTimeoutEntry() noexcept
 {
-    const std::int64_t deadline = m_deadline.load(std::memory_order_relaxed);
+    const std::int64_t deadline = due();
     if (deadline == NoDeadline || isReady())
         return;
+    // The clock takes a reference, and holds this state until it fires or finds it obsolete
+    // (answered). A consumer consumes once: this state is armed at most once.
+    ref();
     try {
-        // The clock takes the entry's reference; the entry holds this state until it fires or
-        // the clock finds it obsolete (answered).
-        clock().armLazily(new TimeoutEntry(Ref<CallStateBase>::share(this)),
-                          Clock::Duration(deadline));
+        clock().armLazily(this, Clock::Duration(deadline));
     } catch (...) {
-        expire(); // no memory for the entry: the call cannot wait for its deadline
+        expire(); // the clock could not take it (no memory): the call cannot wait for its deadline
+        deref();
     }
 }
+
+namespace {
+//! The deadline has come on `clock`; the precise clock is read only when the cheap bound says
+//! it may have.
+bool isDue(const Clock &clock, std::int64_t deadline) noexcept
+{
+    if (deadline == CallStateBase::NoDeadline || clock.latestNow().count() < deadline)
+        return false;
+    return clock.now().count() >= deadline;
+}
+} // namespace
 
 bool CallStateBase::isCancelled() const noexcept
 {
     if (m_timedOut.load(std::memory_order_acquire))
         return true;
-    const std::int64_t deadline = m_deadline.load(std::memory_order_relaxed);
-    return deadline != NoDeadline && clock().now().count() >= deadline;
+    return isDue(clock(), due());
 }
 
 bool CallStateBase::expireIfPast() noexcept
 {
-    const std::int64_t deadline = m_deadline.load(std::memory_order_relaxed);
-    if (deadline == NoDeadline || clock().now().count() < deadline)
+    if (!isDue(clock(), due()))
         return false;
     expire();
     return true;
@@ -271,11 +268,11 @@ void CallStateBase::waitBlocking()
     // (maybe on the same pool) can still get a thread.
     const BlockingWait blocking;
     while (status.load(std::memory_order_acquire) != Ready) {
-        if (timed && systemClock().now().count() >= m_deadline.load(std::memory_order_relaxed)) {
+        if (timed && systemClock().now().count() >= due()) {
             expire(); // answers Timeout, unless the answer won (either way: Ready)
             continue;
         }
-        sleepWhile(status, Blocking, timed ? m_deadline.load(std::memory_order_relaxed) : NoDeadline);
+        sleepWhile(status, Blocking, timed ? due() : NoDeadline);
     }
 }
 

@@ -8,11 +8,12 @@
 
 #include <QtActors/detail/clock.h>
 
-#include <climits>
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <condition_variable>
 #include <cstdint>
+#include <ctime>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -31,6 +32,21 @@ public:
     Duration now() const noexcept override
     {
         return std::chrono::steady_clock::now().time_since_epoch();
+    }
+
+    Duration latestNow() const noexcept override
+    {
+#if defined(Q_OS_LINUX)
+        // CLOCK_MONOTONIC_COARSE is steady_clock's clock (CLOCK_MONOTONIC) as of the last tick:
+        // a read of the kernel's time data, without reading the CPU's counter.
+        if (m_coarseSlack > 0) {
+            timespec coarse{};
+            if (clock_gettime(CLOCK_MONOTONIC_COARSE, &coarse) == 0)
+                return Duration(std::int64_t(coarse.tv_sec) * 1'000'000'000 + coarse.tv_nsec
+                                + m_coarseSlack);
+        }
+#endif
+        return now();
     }
 
     void arm(TimerEntry *entry, Duration due) override
@@ -63,18 +79,23 @@ public:
             return;
         }
         LazyList &list = *own;
-        entry->m_due = due.count();
+        entry->setDue(due.count());
         TimerEntry *answered = nullptr;
-        std::int64_t earliest;
+        bool earlier = false;
         {
             const std::lock_guard lock(list.mutex);
             answered = list.takeObsolete();
             list.append(entry);
-            earliest = std::min(list.earliestDue.load(std::memory_order_relaxed), due.count());
-            list.earliestDue.store(earliest, std::memory_order_seq_cst);
+            // Only a due time earlier than the list's can make the clock's thread wake sooner:
+            // it looks at the list by that time anyway. (Calls arming with the same timeout, in
+            // order, write nothing here.)
+            if (due.count() < list.earliestDue.load(std::memory_order_relaxed)) {
+                list.earliestDue.store(due.count(), std::memory_order_seq_cst);
+                earlier = true;
+            }
         }
         dropAll(answered);
-        if (due.count() < m_sleepingUntil.load(std::memory_order_seq_cst)) {
+        if (earlier && due.count() < m_sleepingUntil.load(std::memory_order_seq_cst)) {
             std::unique_lock lock(m_mutex); // (the thread is waiting, or will look at the lists)
             startLocked();
             lock.unlock();
@@ -94,6 +115,22 @@ public:
     }
 
 private:
+    //! How far the coarse clock may lag the precise one (0: not used).
+    static std::int64_t coarseSlack() noexcept
+    {
+#if defined(Q_OS_LINUX)
+        timespec tick{};
+        if (clock_getres(CLOCK_MONOTONIC_COARSE, &tick) != 0)
+            return 0;
+        const std::int64_t tickNs = std::int64_t(tick.tv_sec) * 1'000'000'000 + tick.tv_nsec;
+        if (tickNs <= 0 || tickNs > Duration(tuning::CoarseClockMaxTick).count())
+            return 0;
+        return tickNs * tuning::CoarseClockSlackTicks;
+#else
+        return 0;
+#endif
+    }
+
     void startLocked()
     {
         if (m_started.load(std::memory_order_relaxed))
@@ -104,10 +141,33 @@ private:
         m_started.store(true, std::memory_order_release);
     }
 
+    //! The lock of a lazy list: taken at each lazy arm by its own thread, and by the clock's
+    //! thread when it sweeps or takes over the list, so almost never contended. One atomic
+    //! exchange to take, a store to release (a mutex costs two locked instructions and two calls).
+    class ListLock
+    {
+    public:
+        void lock() noexcept
+        {
+            for (int spins = 0; m_locked.exchange(true, std::memory_order_acquire);) {
+                while (m_locked.load(std::memory_order_relaxed)) {
+                    if (++spins < tuning::ListLockSpinsBeforeYield)
+                        cpuRelax();
+                    else
+                        std::this_thread::yield(); // (the sweep of a long list)
+                }
+            }
+        }
+        void unlock() noexcept { m_locked.store(false, std::memory_order_release); }
+
+    private:
+        std::atomic<bool> m_locked{false};
+    };
+
     //! The timeout entries that one thread armed lazily, oldest first. Guarded by `mutex`.
     struct LazyList
     {
-        std::mutex mutex;
+        ListLock mutex;
         TimerEntry *head = nullptr;
         TimerEntry *tail = nullptr;
         //! No entry of the list is due before this (INT64_MAX: empty). Lowered by the arming
@@ -153,7 +213,7 @@ private:
         while (entries) {
             TimerEntry *next = entries->m_lazyNext;
             entries->m_lazyNext = nullptr;
-            entries->deref(); // (a TimeoutEntry: never the last user of the clock's lock)
+            entries->deref(); // (no lock of the clock's held: a call state's last reference may go)
             entries = next;
         }
     }
@@ -195,7 +255,7 @@ private:
             entry->m_lazyNext = *answered;
             *answered = entry;
         } else {
-            m_heap.insert(entry, entry->m_due); // the list's reference becomes the heap's
+            m_heap.insert(entry, entry->due()); // the list's reference becomes the heap's
         }
     }
 
@@ -235,12 +295,12 @@ private:
             TimerEntry **link = &list->head;
             TimerEntry *last = nullptr;
             while (TimerEntry *entry = *link) {
-                if (entry->isObsolete() || entry->m_due <= now || entry->m_slot == SeenBySweep) {
+                if (entry->isObsolete() || entry->due() <= now || entry->m_slot == SeenBySweep) {
                     *link = entry->m_lazyNext;
                     takeOver(entry, answered);
                 } else {
                     entry->m_slot = SeenBySweep; // (not in the heap: its slot is free to mark)
-                    listEarliest = std::min(listEarliest, entry->m_due);
+                    listEarliest = std::min(listEarliest, entry->due());
                     last = entry;
                     link = &entry->m_lazyNext;
                 }
@@ -311,13 +371,14 @@ private:
     static constexpr std::int64_t NotSleeping = INT64_MAX;
     static constexpr std::int64_t Awake = INT64_MIN;
     //! TimerEntry::m_slot of an entry that a sweep left in its list (-1: never seen, ≥ 0: in the heap).
-    static constexpr std::ptrdiff_t SeenBySweep = -2;
+    static constexpr std::int32_t SeenBySweep = -2;
 
     std::mutex m_mutex;
     std::condition_variable m_wake;
     std::atomic<std::int64_t> m_sleepingUntil{NotSleeping}; // written under m_mutex
     HeapOfTimers m_heap;                   // guarded by m_mutex
     std::atomic<bool> m_started{false};    // written under m_mutex
+    const std::int64_t m_coarseSlack = coarseSlack();
     std::vector<LazyList *> m_lists;       // one per thread that armed lazily; guarded by m_mutex
 };
 

@@ -1,14 +1,19 @@
 #include "timerheap_p.h"
 
+#include <climits>
+#include <stdexcept>
+
 namespace QtActors::detail {
 
 void HeapOfTimers::insert(TimerEntry *entry, std::int64_t due)
 {
     if (contains(entry))
         remove(entry);
-    entry->m_due = due;
+    else if (m_heap.size() >= std::size_t(INT32_MAX))
+        throw std::length_error("QtActors: more than 2^31 timers armed on one clock");
+    entry->setDue(due);
     m_heap.push_back({entry, m_sequence++});
-    entry->m_slot = std::ptrdiff_t(m_heap.size() - 1);
+    entry->m_slot = std::int32_t(m_heap.size() - 1);
     siftUp(m_heap.size() - 1);
 }
 

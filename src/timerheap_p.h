@@ -17,7 +17,7 @@ public:
     std::size_t size() const noexcept { return m_heap.size(); }
     //! The entry due first (not empty).
     TimerEntry *top() const noexcept { return m_heap.front().entry; }
-    std::int64_t topDue() const noexcept { return m_heap.front().entry->m_due; }
+    std::int64_t topDue() const noexcept { return m_heap.front().entry->due(); }
     //! Adds `entry` (or moves it, when it is in already) to fire at `due`.
     void insert(TimerEntry *entry, std::int64_t due);
     //! Removes `entry`; false when it is not in the heap.
@@ -34,13 +34,13 @@ private:
     };
     static bool before(const Slot &a, const Slot &b) noexcept
     {
-        return a.entry->m_due < b.entry->m_due
-                || (a.entry->m_due == b.entry->m_due && a.sequence < b.sequence);
+        const std::int64_t aDue = a.entry->due(), bDue = b.entry->due();
+        return aDue < bDue || (aDue == bDue && a.sequence < b.sequence);
     }
     void place(std::size_t i, Slot slot) noexcept
     {
         m_heap[i] = slot;
-        slot.entry->m_slot = std::ptrdiff_t(i);
+        slot.entry->m_slot = std::int32_t(i);
     }
     void siftUp(std::size_t i) noexcept;
     void siftDown(std::size_t i) noexcept;

@@ -69,6 +69,18 @@ inline constexpr auto PumpNextPatience = 1ms;
 //! of a normal thread's share of a busy core), so that the GUI thread comes first.
 inline constexpr int LibraryPoolNiceOffset = 5;
 
+// --- Time ------------------------------------------------------------------------------------
+
+//! The system clock's cheap upper bound on the time (Clock::latestNow()) is the kernel's coarse
+//! clock plus this many of its ticks. The coarse clock is the time of the last tick, so it lags by
+//! a tick; Linux lets it lag up to 5 ticks when the CPU that keeps the time stalls (a VM whose
+//! vCPU the host descheduled) before another CPU takes over. A deadline further away than this is
+//! certainly not due, without reading the precise clock (~20 ns here, against ~4 ns).
+inline constexpr int CoarseClockSlackTicks = 8;
+//! Above this tick length the coarse clock is not used at all (the slack would cover most
+//! short timeouts, and each of them would read both clocks).
+inline constexpr auto CoarseClockMaxTick = 10ms;
+
 // --- Blocking waits ----------------------------------------------------------------------------
 
 //! How long Call::wait() spins before it sleeps in the kernel. An answer from a thread that is
@@ -90,6 +102,9 @@ inline constexpr int LazyListLook = 32;
 //! them, so that an answered call's entry (and the call state it holds) does not wait until its
 //! deadline when its thread arms no more.
 inline constexpr auto LazySweepPeriod = 50ms;
+//! A thread arming lazily while the clock's thread sweeps its list spins this many times before
+//! it yields (a sweep looks at each entry of the list once: a long list takes a while).
+inline constexpr int ListLockSpinsBeforeYield = 64;
 
 // --- The end of a thread's loop -----------------------------------------------------------------
 

@@ -866,6 +866,27 @@ private Q_SLOTS:
         std::move(uut.stop()).future();
         step->runUntilIdle();
     }
+
+    // Deadline checks ask the clock's cheap bound first (Clock::latestNow()) and read the precise
+    // clock only when the bound says the deadline may have come: a bound behind the clock would
+    // run a call whose deadline had passed. It may be ahead, by a few of the kernel's ticks.
+    void theSystemClocksCheapBoundIsNeverBehindItAndOnlyAFewTicksAhead()
+    {
+        detail::Clock &clock = detail::systemClock();
+        for (int i = 0; i < 200'000; ++i) {
+            const auto before = clock.now();
+            const auto bound = clock.latestNow();
+            const auto after = clock.now();
+            if (bound < before || bound > after + 100ms) // (8 ticks of at most 10 ms each)
+                QFAIL(qPrintable(QStringLiteral("round %1: now %2 ns, bound %3 ns, then now %4 ns")
+                                         .arg(i)
+                                         .arg(before.count())
+                                         .arg(bound.count())
+                                         .arg(after.count())));
+            if (i % 10'000 == 0)
+                std::this_thread::yield(); // (and across the scheduler's ticks)
+        }
+    }
 };
 
 QTEST_GUILESS_MAIN(tst_Time)

@@ -40,6 +40,10 @@ public:
 
     void fire() noexcept override;
 
+    // Timers are made and dropped as often as messages: they live in the same recycled blocks.
+    static void *operator new(std::size_t size) { return allocateMessage(size); }
+    static void operator delete(void *block) noexcept { freeMessage(block); }
+
     // The tick, on the actor's turn:
     //! The handler has returned (a coroutine handler: it has suspended or ended).
     void endDelivery() noexcept;

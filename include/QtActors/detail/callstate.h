@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <climits>
+#include <cstddef>
 #include <cstdint>
 #include <coroutine>
 #include <exception>
@@ -37,9 +38,13 @@ protected:
     ~Continuation() = default;
 };
 
-class QTACTORS_EXPORT CallStateBase : public RefCounted
+//! A call state is its own timeout entry (S17): once a consumer waits with a deadline, it is
+//! armed on the owner's clock, which fires it at the deadline (expire()) unless it sees the call
+//! answered first (isObsolete()). No entry of its own to allocate, per timed call.
+class QTACTORS_EXPORT CallStateBase : public TimerEntry
 {
 public:
+
     //! Who answers. The call state holds a reference on the actor's core (its memory, not a
     //! handle), so that what() can name it and S21 can follow what it waits for, safely, for as
     //! long as the call exists. Calls that no actor answers (a null handle, asCall()) name what
@@ -55,7 +60,7 @@ public:
         Clock &clock() const noexcept;
     };
 
-    explicit CallStateBase(Owner owner) noexcept : m_owner(owner)
+    explicit CallStateBase(Owner owner) noexcept : TimerEntry(NoDeadline), m_owner(owner)
     {
         if (m_owner.counted)
             m_owner.counted->ref();
@@ -116,15 +121,13 @@ public:
 
     // Deadlines (S17). The deadline is set by the consumer before consuming, and read by the
     // message when it starts, by isCancelled() in the handler, and by the answer (which is
-    // discarded after it). Once a consumer waits, a timeout entry on the owner's clock answers
-    // Timeout at the deadline; armed lazily (Clock::armLazily), it costs an answered call
-    // almost nothing, and the clock drops it once it sees the call answered.
+    // discarded after it). Once a consumer waits, the state itself, armed on the owner's clock
+    // as its own timer entry, answers Timeout at the deadline; armed lazily (Clock::armLazily),
+    // it costs an answered call almost nothing, and the clock drops it once it sees the call
+    // answered.
     //! Sets the deadline to `limit` from now on the owner's clock. Consumer, before consuming.
     void setTimeout(Clock::Duration limit) noexcept;
-    bool hasDeadline() const noexcept
-    {
-        return m_deadline.load(std::memory_order_relaxed) != NoDeadline;
-    }
+    bool hasDeadline() const noexcept { return due() != NoDeadline; }
     //! Consumer side: when a deadline is set and the answer is not there, arms the timeout.
     void armTimeout() noexcept
     {
@@ -138,6 +141,8 @@ public:
     bool expireIfDue() noexcept { return hasDeadline() && expireIfPast(); }
     //! Answers Timeout unless answered already (the timeout entry).
     void expire() noexcept;
+    void fire() noexcept override { expire(); }
+    bool isObsolete() const noexcept override { return isReady(); }
     //! The call whose handler runs on this thread now (set while a call handler runs, and while
     //! a coroutine call handler is resumed), or nullptr: what isCancelled() asks. Tracked for
     //! every call: a deadline may be set after the handler has started.
@@ -187,7 +192,7 @@ private:
     std::atomic<bool> m_timedOut{false};
     Continuation *m_continuation = nullptr;
     std::exception_ptr m_error;
-    std::atomic<std::int64_t> m_deadline{NoDeadline}; // on the owner's clock
+    // (The deadline, on the owner's clock, is the entry's due time: TimerEntry::due().)
     Owner m_owner;
 };
 

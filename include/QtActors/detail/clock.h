@@ -14,6 +14,7 @@
 #include <QtActors/detail/common.h>
 #include <QtActors/detail/mailbox.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -29,20 +30,21 @@ public:
     //! without firing it). Any thread.
     virtual bool isObsolete() const noexcept { return false; }
 
-    // Entries are made and dropped as often as messages (a call's timeout, a timer): they live in
-    // the same recycled blocks.
-    static void *operator new(std::size_t size) { return allocateMessage(size); }
-    static void operator delete(void *block) noexcept { freeMessage(block); }
-
 protected:
+    explicit TimerEntry(std::int64_t due = 0) noexcept : m_due(due) { }
     ~TimerEntry() override = default;
+    //! When the entry is due, on its clock: set by arm() (and by a call state's deadline, which
+    //! is kept here), read by the clock. Relaxed: arming publishes it.
+    std::int64_t due() const noexcept { return m_due.load(std::memory_order_relaxed); }
+    void setDue(std::int64_t due) noexcept { m_due.store(due, std::memory_order_relaxed); }
 
 private:
     friend class HeapOfTimers;
-    std::int64_t m_due = 0;      // guarded by the clock holding the entry
-    std::ptrdiff_t m_slot = -1;  // the entry's place in the clock's heap, -1 while not armed
-    TimerEntry *m_lazyNext = nullptr; // armLazily(): the link in the arming thread's list
     friend class SystemClock;
+    // (The slot first: it fits in RefCounted's tail padding. Every byte here is in each call.)
+    std::int32_t m_slot = -1;  // the entry's place in the clock's heap, -1 while not armed
+    std::atomic<std::int64_t> m_due;
+    TimerEntry *m_lazyNext = nullptr; // armLazily(): the link in the arming thread's list
 };
 
 class QTACTORS_EXPORT Clock
@@ -52,6 +54,9 @@ public:
     virtual ~Clock();
     //! Time since the clock's own epoch.
     virtual Duration now() const noexcept = 0;
+    //! A time no earlier than now(), possibly later, cheaper to read: deadline checks ask it
+    //! first and read now() only when it says the deadline may have come. The default is now().
+    virtual Duration latestNow() const noexcept { return now(); }
     //! Arms `entry` to fire at `due` (a time of this clock); takes a reference until it fired or
     //! was disarmed. A due time already past fires as soon as the clock gets to it.
     virtual void arm(TimerEntry *entry, Duration due) = 0;
