@@ -987,6 +987,54 @@ private Q_SLOTS:
         }
     }
 
+    void stressProducersOfACapacityOneMailboxAreNeverLeftWaitingWhenTheTurnEnds_data()
+    {
+        QTest::addColumn<bool>("dedicated");
+        QTest::addColumn<int>("producers");
+        QTest::newRow("pool, 1 producer") << false << 1;
+        QTest::newRow("pool, 3 producers") << false << 3;
+        QTest::newRow("dedicated thread, 1 producer") << true << 1;
+        QTest::newRow("dedicated thread, 3 producers") << true << 3;
+    }
+    void stressProducersOfACapacityOneMailboxAreNeverLeftWaitingWhenTheTurnEnds()
+    {
+        // With one place, the mailbox is full or empty at every message: a producer finds it full
+        // and queues itself as a waiter just as the turn starts the last message and ends. The
+        // turn must see it then (its fence before it ends), or that producer waits forever.
+        QFETCH(bool, dedicated);
+        QFETCH(int, producers);
+        const int each = std::max(1, testing::scaled(100000) / producers);
+        auto handled = std::make_shared<std::atomic<qint64>>(0);
+        Actor<int> uut(0, {.name = QStringLiteral("capacity-one"),
+                           .executor = dedicated ? Executor::dedicatedThread() : Executor::pool(),
+                           .mailboxCapacity = 1});
+        std::atomic<int> finished{0};
+        std::atomic<int> errors{0};
+        std::atomic<qint64> accepted{0};
+        Threads threads;
+        for (int p = 0; p < producers; ++p) {
+            threads.start([&, uut, handled] {
+                for (int i = 0; i < each; ++i) {
+                    try {
+                        std::move(uut.castWhenRoom([handled](int &) { ++*handled; })).wait();
+                    } catch (...) {
+                        ++errors;
+                        break;
+                    }
+                    ++accepted;
+                }
+                ++finished;
+            });
+        }
+        // Each cast takes microseconds: a producer left waiting shows as a count that stops.
+        QTRY_VERIFY_WITH_TIMEOUT(finished.load() == producers, 10 * WaitMs);
+        threads.join();
+        std::move(uut.stop()).wait();
+        QCOMPARE(errors.load(), 0);
+        QCOMPARE(accepted.load(), qint64(producers) * each);
+        QCOMPARE(handled->load(), qint64(producers) * each);
+    }
+
     void stressFloodingABoundedActorAccountsForEveryMessage_data()
     {
         QTest::addColumn<int>("overflow");
