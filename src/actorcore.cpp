@@ -357,35 +357,21 @@ bool ActorCore::startBounded(Extras *x, MessageBase *message) noexcept
                   static_cast<long long>(x->flow.capacity()));
         return false;
     }
-    admitWaiters(x); // room was freed
-    return true;
-}
-
-bool ActorCore::admitWaiters(Extras *x) noexcept
-{
-    if (!x->flow.hasWaiters())
-        return false;
-    FlowControl::Waiter *w = x->flow.admitWaiters();
-    const bool any = w != nullptr;
-    while (w) {
-        FlowControl::Waiter *next = w->next;
-        if (sendCounted(w->message)) {
-            w->accepted->complete();
-        } else {
-            x->flow.cancel(true);
-            w->accepted->fail(stoppedError(this));
+    if (x->flow.hasWaiters()) {
+        // Room was freed: senders waiting for it come in, in order (S24).
+        for (FlowControl::Waiter *w = x->flow.admitWaiters(); w;) {
+            FlowControl::Waiter *next = w->next;
+            if (sendCounted(w->message)) {
+                w->accepted->complete();
+            } else {
+                x->flow.cancel(true);
+                w->accepted->fail(stoppedError(this));
+            }
+            delete w;
+            w = next;
         }
-        delete w;
-        w = next;
     }
-    return any;
-}
-
-bool ActorCore::admitWaitersBeforeTurnEnds() noexcept
-{
-    Extras *x = m_extras.load(std::memory_order_acquire); // (there: the turn started bounded ones)
-    x->flow.fenceBeforeTurnEnds();
-    return admitWaiters(x);
+    return true;
 }
 
 void ActorCore::refuse(MessageBase *message) noexcept
@@ -518,7 +504,6 @@ void ActorCore::runTurn(const CallStateBase *waiter) noexcept
     std::uint64_t finished = 0; // handled this turn, not yet subtracted from m_state
     int budget = m_throughput;
     bool lastWasCast = false;
-    bool startedBounded = false; // since the last admitWaitersBeforeTurnEnds()
 
     for (;;) {
         if (m_resumes.load(std::memory_order_relaxed))
@@ -531,8 +516,6 @@ void ActorCore::runTurn(const CallStateBase *waiter) noexcept
 
         if (m_busy) {
             // A coroutine handler holds the actor (S2) and waits: park the token for wake().
-            if (std::exchange(startedBounded, false) && admitWaitersBeforeTurnEnds())
-                continue;
             if (finished || m_liveInterleaved != m_livePublished) {
                 publishWork(finished);
                 finished = 0;
@@ -558,13 +541,10 @@ void ActorCore::runTurn(const CallStateBase *waiter) noexcept
             --budget;
             if (!x && message->asLatest())
                 x = m_extras.load(std::memory_order_acquire);
-            if (x && message->isBounded()) {
-                startedBounded = true;
-                if (!startBounded(x, message)) {
-                    message->dispose(); // superseded, or dropped to make room (logged)
-                    ++finished;
-                    continue;
-                }
+            if (x && message->isBounded() && !startBounded(x, message)) {
+                message->dispose(); // superseded, or dropped to make room (logged)
+                ++finished;
+                continue;
             }
             if ((!m_stateAddress || lost) && message->needsState()) {
                 refuse(message); // State failed to build, or no context to run on
@@ -593,8 +573,6 @@ void ActorCore::runTurn(const CallStateBase *waiter) noexcept
             continue;
         if (finished > 0 && budget > 0 && !lost && !waiter && lingerForMore(finished, lastWasCast))
             continue;
-        if (std::exchange(startedBounded, false) && admitWaitersBeforeTurnEnds())
-            continue; // (they are queued: counted, and this turn runs them)
 
         const std::uint64_t previous = publishWork(finished);
         const std::uint64_t remaining = countOf(previous) - finished;

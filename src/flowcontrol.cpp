@@ -45,21 +45,11 @@ bool FlowControl::start(bool isCast) noexcept
 {
     if (m_overflow == Overflow::DropOldest)
         return startByWord(isCast);
-    // The turn is the only writer. Release, not seq_cst (a locked instruction per message on
-    // x86, a fifth of a bounded cast's cost): a sender that queues itself as a waiter and then
-    // looks at `started` (enqueueUnlessRoom) may miss this store and the turn's look at
-    // hasWaiters() may miss the sender's flag, but only until the turn's fence
-    // (fenceBeforeTurnEnds()), which comes before the turn lets the actor go.
-    m_started.store(m_started.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    // The turn is the only writer. seq_cst: a sender that queues itself as a waiter and then
+    // looks at `started` (enqueueUnlessRoom), and this turn that then looks for waiters
+    // (hasWaiters), cannot both miss each other.
+    m_started.store(m_started.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
     return false;
-}
-
-void FlowControl::fenceBeforeTurnEnds() noexcept
-{
-    // With the sender's seq_cst flag and load of `started`: either the sender saw every start
-    // of this turn (and took the room they freed), or the turn's look at hasWaiters() after
-    // this fence sees its flag.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
 qsizetype FlowControl::waiting() const noexcept

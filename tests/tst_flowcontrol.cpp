@@ -1000,7 +1000,7 @@ private Q_SLOTS:
     {
         // With one place, the mailbox is full or empty at every message: a producer finds it full
         // and queues itself as a waiter just as the turn starts the last message and ends. The
-        // turn must see it then (its fence before it ends), or that producer waits forever.
+        // turn must see it then, or that producer waits forever.
         QFETCH(bool, dedicated);
         QFETCH(int, producers);
         const int each = std::max(1, testing::scaled(100000) / producers);
@@ -1033,6 +1033,70 @@ private Q_SLOTS:
         QCOMPARE(errors.load(), 0);
         QCOMPARE(accepted.load(), qint64(producers) * each);
         QCOMPARE(handled->load(), qint64(producers) * each);
+    }
+
+    void stressASenderWaitingForRoomIsAdmittedWhileTheHandlerThatFreedItStillRuns_data()
+    {
+        QTest::addColumn<bool>("dedicated");
+        QTest::newRow("pool") << false;
+        QTest::newRow("dedicated thread") << true;
+    }
+    void stressASenderWaitingForRoomIsAdmittedWhileTheHandlerThatFreedItStillRuns()
+    {
+        // Capacity one. Handler i holds the actor until cast i + 1 is accepted: that needs the
+        // room that handler i freed when it started, and the producer asks for it just as handler
+        // i starts, round after round. A turn that missed the producer waiting would admit it only
+        // once handler i returns, which it never does in time: the round fails.
+        QFETCH(bool, dedicated);
+        const int count = testing::scaled(50000);
+        struct Shared
+        {
+            std::atomic<int> accepted{0};
+            std::atomic<int> stuck{-1}; // the first handler that waited in vain
+        };
+        auto shared = std::make_shared<Shared>();
+        Actor<int> uut(0, {.name = QStringLiteral("holds-while-admitting"),
+                           .executor = dedicated ? Executor::dedicatedThread() : Executor::pool(),
+                           .mailboxCapacity = 1});
+        std::atomic<int> errors{0};
+        Threads threads;
+        threads.start([&, uut, shared, count, dedicated] {
+            for (int i = 0; i < count; ++i) {
+                auto handler = [shared, i, count](int &) {
+                    if (i + 1 == count || shared->stuck.load() >= 0)
+                        return;
+                    const QDeadlineTimer patience(2000);
+                    while (shared->accepted.load() < i + 2) {
+                        if (patience.hasExpired()) {
+                            int none = -1;
+                            shared->stuck.compare_exchange_strong(none, i);
+                            return;
+                        }
+                        std::this_thread::yield();
+                    }
+                };
+                auto accepting = uut.castWhenRoom(handler);
+                // On the pool, not wait(): a waiting thread may run the actor's turn itself, and
+                // then handler i would wait for this thread.
+                const QDeadlineTimer deadline(WaitMs);
+                while (!dedicated && !accepting.isFinished() && !deadline.hasExpired())
+                    std::this_thread::yield();
+                try {
+                    if (!dedicated && !accepting.isFinished())
+                        throw std::runtime_error("castWhenRoom never finished");
+                    std::move(accepting).wait();
+                } catch (...) {
+                    ++errors;
+                    return;
+                }
+                ++shared->accepted;
+            }
+        });
+        threads.join();
+        std::move(uut.stop()).wait();
+        QCOMPARE(errors.load(), 0);
+        QCOMPARE(shared->stuck.load(), -1);
+        QCOMPARE(shared->accepted.load(), count);
     }
 
     void stressFloodingABoundedActorAccountsForEveryMessage_data()

@@ -226,12 +226,6 @@ private:
     Extras *ensureExtras() noexcept;
     //! The turn is about to run a bounded message: false when flow control drops it instead.
     bool startBounded(Extras *extras, MessageBase *message) noexcept;
-    //! Senders waiting for room that fit now come in, in order (S24). Turn only; true when any
-    //! did.
-    bool admitWaiters(Extras *extras) noexcept;
-    //! Before a turn that started bounded messages lets the actor go: the fence of
-    //! FlowControl::start(), then admitWaiters(). True when waiters came in.
-    bool admitWaitersBeforeTurnEnds() noexcept;
     MessageBase *popCounted() noexcept;
     std::uint64_t runResumptions(int &budget) noexcept;
     std::uint64_t runResumptionList(ResumeNode *fifo, int &budget) noexcept;

@@ -48,11 +48,8 @@ public:
     //! newer castLatest superseded it). Any thread.
     void cancel(bool isCast) noexcept;
     //! The turn starts a message that was admitted: true when it is a cast doomed by DropOldest
-    //! (the turn drops it instead). Turn only. A turn that started any must call
-    //! fenceBeforeTurnEnds() and then look at hasWaiters() before it lets the actor go.
+    //! (the turn drops it instead). Turn only.
     bool start(bool isCast) noexcept;
-    //! Orders the turn's starts before its last look at hasWaiters() (see start()). Turn only.
-    void fenceBeforeTurnEnds() noexcept;
     //! Messages waiting that will run. Any thread (a snapshot).
     qsizetype waiting() const noexcept;
 
