@@ -95,12 +95,8 @@ public:
             }
         }
         dropAll(answered);
-        if (earlier && due.count() < m_sleepingUntil.load(std::memory_order_seq_cst)) {
-            std::unique_lock lock(m_mutex); // (the thread is waiting, or will look at the lists)
-            startLocked();
-            lock.unlock();
-            m_wake.notify_one();
-        }
+        if (earlier)
+            wakeIfSleepingPast(due.count());
     }
 
     bool disarm(TimerEntry *entry) noexcept override
@@ -115,6 +111,19 @@ public:
     }
 
 private:
+    //! After an entry went into a lazy list, which now holds it: nothing here may throw (the
+    //! caller would take its reference back). The clock's thread runs already: the list was
+    //! registered with it (localList()), so startLocked() starts nothing.
+    void wakeIfSleepingPast(std::int64_t due) noexcept
+    {
+        if (due >= m_sleepingUntil.load(std::memory_order_seq_cst))
+            return;
+        std::unique_lock lock(m_mutex); // (the thread is waiting, or will look at the lists)
+        startLocked();
+        lock.unlock();
+        m_wake.notify_one();
+    }
+
     //! How far the coarse clock may lag the precise one (0: not used).
     static std::int64_t coarseSlack() noexcept
     {

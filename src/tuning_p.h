@@ -75,7 +75,9 @@ inline constexpr int LibraryPoolNiceOffset = 5;
 //! clock plus this many of its ticks. The coarse clock is the time of the last tick, so it lags by
 //! a tick; Linux lets it lag up to 5 ticks when the CPU that keeps the time stalls (a VM whose
 //! vCPU the host descheduled) before another CPU takes over. A deadline further away than this is
-//! certainly not due, without reading the precise clock (~20 ns here, against ~4 ns).
+//! certainly not due, without reading the precise clock (~20 ns here, against ~4 ns). (Kernels
+//! older than that takeover may lag longer under such a stall: a deadline is then seen late by
+//! the checks, though the clock's thread, on the precise clock, still ends the call on time.)
 inline constexpr int CoarseClockSlackTicks = 8;
 //! Above this tick length the coarse clock is not used at all (the slack would cover most
 //! short timeouts, and each of them would read both clocks).
