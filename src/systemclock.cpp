@@ -83,7 +83,7 @@ public:
         TimerEntry *answered = nullptr;
         bool earlier = false;
         {
-            const std::lock_guard lock(list.mutex);
+            const std::lock_guard lock(list.guard);
             answered = list.takeObsolete();
             list.append(entry);
             // Only a due time earlier than the list's can make the clock's thread wake sooner:
@@ -173,10 +173,10 @@ private:
         std::atomic<bool> m_locked{false};
     };
 
-    //! The timeout entries that one thread armed lazily, oldest first. Guarded by `mutex`.
+    //! The timeout entries that one thread armed lazily, oldest first. Guarded by `guard`.
     struct LazyList
     {
-        ListLock mutex;
+        ListLock guard;
         TimerEntry *head = nullptr;
         TimerEntry *tail = nullptr;
         //! No entry of the list is due before this (INT64_MAX: empty). Lowered by the arming
@@ -275,7 +275,7 @@ private:
         {
             const std::lock_guard lock(m_mutex);
             {
-                const std::lock_guard listLock(list->mutex);
+                const std::lock_guard listLock(list->guard);
                 for (TimerEntry *entry = list->head; entry;) {
                     TimerEntry *next = entry->m_lazyNext;
                     takeOver(entry, &answered);
@@ -299,7 +299,7 @@ private:
         std::int64_t earliest = NotSleeping;
         *anyLeft = false;
         for (LazyList *list : m_lists) {
-            const std::lock_guard lock(list->mutex);
+            const std::lock_guard lock(list->guard);
             std::int64_t listEarliest = NotSleeping;
             TimerEntry **link = &list->head;
             TimerEntry *last = nullptr;

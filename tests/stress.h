@@ -43,6 +43,15 @@ inline constexpr std::chrono::seconds HangLimit{120};
 //! The most senders a test's per-sender tables (std::array) have room for.
 inline constexpr int MaxSenders = 8;
 
+//! The rows of a test function that runs once on the pool and once on a dedicated thread: one
+//! bool column, `dedicated`.
+inline void addExecutorRows()
+{
+    QTest::addColumn<bool>("dedicated");
+    QTest::newRow("pool") << false;
+    QTest::newRow("dedicated thread") << true;
+}
+
 //! The seed of the test function about to run: QTACTORS_STRESS_SEED if set, else a fresh one.
 inline quint32 drawSeed()
 {

@@ -1037,9 +1037,7 @@ private Q_SLOTS:
 
     void stressASenderWaitingForRoomIsAdmittedWhileTheHandlerThatFreedItStillRuns_data()
     {
-        QTest::addColumn<bool>("dedicated");
-        QTest::newRow("pool") << false;
-        QTest::newRow("dedicated thread") << true;
+        stress::addExecutorRows();
     }
     void stressASenderWaitingForRoomIsAdmittedWhileTheHandlerThatFreedItStillRuns()
     {

@@ -218,13 +218,6 @@ private:
         return what + " (seed " + QByteArray::number(m_seed) + ")";
     }
 
-    static void executorRows()
-    {
-        QTest::addColumn<bool>("dedicated");
-        QTest::newRow("pool") << false;
-        QTest::newRow("dedicated thread") << true;
-    }
-
     //! One round of senders racing the end of an actor (stop() from another thread, or the last
     //! handle dropped), with senders that switch to WeakActor::lock() in WeakLock mode.
     void shutdownRound(int mode, bool dedicated, QRandomGenerator &rng, int round, Failures &failures,
@@ -459,7 +452,7 @@ private Q_SLOTS:
     }
 
     // S7, S9: stop() from another thread while three senders cast and call.
-    void stopRacingWithSendersRunsEveryAcceptedMessageBeforeTheDestructor_data() { executorRows(); }
+    void stopRacingWithSendersRunsEveryAcceptedMessageBeforeTheDestructor_data() { stress::addExecutorRows(); }
     void stopRacingWithSendersRunsEveryAcceptedMessageBeforeTheDestructor()
     {
         QFETCH(bool, dedicated);
@@ -467,7 +460,7 @@ private Q_SLOTS:
     }
 
     // S6: the last handle dropped (by the test or a sender) while the others still send.
-    void lastHandleDroppedWhileOthersSendRunsEveryMessageBeforeTheDestructor_data() { executorRows(); }
+    void lastHandleDroppedWhileOthersSendRunsEveryMessageBeforeTheDestructor_data() { stress::addExecutorRows(); }
     void lastHandleDroppedWhileOthersSendRunsEveryMessageBeforeTheDestructor()
     {
         QFETCH(bool, dedicated);

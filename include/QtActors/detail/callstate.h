@@ -44,7 +44,6 @@ protected:
 class QTACTORS_EXPORT CallStateBase : public TimerEntry
 {
 public:
-
     //! Who answers. The call state holds a reference on the actor's core (its memory, not a
     //! handle), so that what() can name it and S21 can follow what it waits for, safely, for as
     //! long as the call exists. Calls that no actor answers (a null handle, asCall()) name what
