@@ -201,20 +201,35 @@ void ActorCore::send(MessageBase *message) noexcept
     sendCounted(message);
 }
 
-bool ActorCore::sendCounted(MessageBase *message) noexcept
+ActorCore::Pushed ActorCore::pushCounted(MessageBase *message) noexcept
 {
     std::uint64_t old = m_state.load(std::memory_order_relaxed);
     do {
-        if (old & Closed) {
-            refuse(message);
-            return false;
-        }
+        if (old & Closed)
+            return Pushed::Refused;
     } while (!m_state.compare_exchange_weak(old, old + One, std::memory_order_acq_rel,
                                             std::memory_order_relaxed));
     m_inbox.push(message);
-    if (countOf(old) == 0) {
-        ref(); // the turn token
-        scheduleTurn();
+    return countOf(old) == 0 ? Pushed::First : Pushed::Queued;
+}
+
+void ActorCore::takeTurnToken() noexcept
+{
+    ref(); // the turn token
+    scheduleTurn();
+}
+
+bool ActorCore::sendCounted(MessageBase *message) noexcept
+{
+    switch (pushCounted(message)) {
+    case Pushed::Refused:
+        refuse(message);
+        return false;
+    case Pushed::First:
+        takeTurnToken();
+        break;
+    case Pushed::Queued:
+        break;
     }
     return true;
 }
@@ -281,15 +296,18 @@ void ActorCore::sendLatest(LatestMessageBase *message) noexcept
         refuse(message);
         return;
     }
-    if (x->latest.offer(message, bounded ? &x->flow : nullptr) == LatestTable::Offer::Refused) {
+    Pushed pushed = Pushed::Refused;
+    const LatestTable::Offer offer = x->latest.offer(message, bounded ? &x->flow : nullptr,
+                                                     [this, &pushed](MessageBase *m) noexcept {
+                                                         pushed = pushCounted(m);
+                                                         return pushed != Pushed::Refused;
+                                                     });
+    if (offer == LatestTable::Offer::Refused)
         refuseFull(x, message); // full, and no update of its key waits to be replaced
-        return;
-    }
-    if (!sendCounted(message)) {
-        x->latest.forget(message);
-        if (bounded)
-            x->flow.cancel(true);
-    }
+    else if (offer == LatestTable::Offer::Closed)
+        refuse(message); // stopped meanwhile: the one it would have replaced stays queued
+    else if (pushed == Pushed::First)
+        takeTurnToken();
 }
 
 void ActorCore::sendWhenRoom(MessageBase *message, Ref<CallState<void>> accepted) noexcept
@@ -359,14 +377,22 @@ bool ActorCore::startBounded(Extras *x, MessageBase *message) noexcept
     }
     if (x->flow.hasWaiters()) {
         // Room was freed: senders waiting for it come in, in order (S24).
-        for (FlowControl::Waiter *w = x->flow.admitWaiters(); w;) {
+        FlowControl::Waiter *abandoned = nullptr;
+        for (FlowControl::Waiter *w = x->flow.admitWaiters(&abandoned); w;) {
             FlowControl::Waiter *next = w->next;
             if (sendCounted(w->message)) {
-                w->accepted->complete();
+                w->accepted->publish();
             } else {
                 x->flow.cancel(true);
-                w->accepted->fail(stoppedError(this));
+                w->accepted->failClaimed(stoppedError(this));
             }
+            delete w;
+            w = next;
+        }
+        for (FlowControl::Waiter *w = abandoned; w;) { // timed out before room came: never run
+            FlowControl::Waiter *next = w->next;
+            w->message->drop(this);
+            w->message->dispose();
             delete w;
             w = next;
         }

@@ -3,7 +3,10 @@
 
 #include <QtActors/detail/flowcontrol.h>
 
+#include <QtCore/QLoggingCategory>
+
 #include <algorithm>
+#include <exception>
 
 namespace QtActors::detail {
 
@@ -145,16 +148,23 @@ bool FlowControl::enqueueUnlessRoom(Waiter *waiter, bool *closed) noexcept
     return true;
 }
 
-FlowControl::Waiter *FlowControl::admitWaiters() noexcept
+FlowControl::Waiter *FlowControl::admitWaiters(Waiter **abandoned) noexcept
 {
     const std::lock_guard lock(m_mutex);
     Waiter *admittedHead = nullptr, *admittedTail = nullptr;
+    *abandoned = nullptr;
     while (m_head && admit(true, true) == Admission::Admitted) {
         Waiter *w = m_head;
         m_head = w->next;
         if (!m_head)
             m_tail = nullptr;
         w->next = nullptr;
+        if (!w->accepted->tryClaimAnswer()) {
+            // Its Call has finished (Timeout): the room goes to the next one in line.
+            cancel(true);
+            w->next = std::exchange(*abandoned, w);
+            continue;
+        }
         if (admittedTail)
             admittedTail->next = w;
         else
@@ -176,20 +186,23 @@ FlowControl::Waiter *FlowControl::closeWaiters() noexcept
     return all;
 }
 
-LatestTable::Offer LatestTable::offer(LatestMessageBase *message, FlowControl *bound) noexcept
+LatestMessageBase **LatestTable::findEqual(const LatestMessageBase &message) noexcept
 {
-    const std::lock_guard lock(m_mutex);
-    auto [begin, end] = m_waiting.equal_range(message->keyHash());
+    auto [begin, end] = m_waiting.equal_range(message.keyHash());
     for (auto it = begin; it != end; ++it) {
-        if (it->second->sameKey(*message)) {
-            std::exchange(it->second, message)->m_superseded = true;
-            return Offer::Superseding;
-        }
+        if (it->second->sameKey(message))
+            return &it->second;
     }
-    if (bound && bound->admit(true) == FlowControl::Admission::Refused)
-        return Offer::Refused;
-    m_waiting.emplace(message->keyHash(), message);
-    return Offer::Admitted;
+    return nullptr;
+}
+
+LatestTable::Waiting::iterator LatestTable::tryRegister(LatestMessageBase *message) noexcept
+{
+    try {
+        return m_waiting.emplace(message->keyHash(), message);
+    } catch (...) {
+        return m_waiting.end();
+    }
 }
 
 bool LatestTable::start(LatestMessageBase *message) noexcept
@@ -207,15 +220,16 @@ bool LatestTable::start(LatestMessageBase *message) noexcept
     return true;
 }
 
-void LatestTable::forget(LatestMessageBase *message) noexcept
+void LatestMessageBase::logThrowingKeyComparison() noexcept
 {
-    const std::lock_guard lock(m_mutex);
-    auto [begin, end] = m_waiting.equal_range(message->keyHash());
-    for (auto it = begin; it != end; ++it) {
-        if (it->second == message) {
-            m_waiting.erase(it);
-            return;
-        }
+    try {
+        throw;
+    } catch (const std::exception &e) {
+        qCWarning(lcQtActors, "QtActors: castLatest: a key's == threw (%s); the two keys were "
+                  "taken as different", e.what());
+    } catch (...) {
+        qCWarning(lcQtActors, "QtActors: castLatest: a key's == threw; the two keys were taken "
+                  "as different");
     }
 }
 

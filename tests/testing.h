@@ -148,6 +148,14 @@ public:
                 return true;
         return false;
     }
+    //! How many messages contain `part`.
+    int count(const QString &part) const
+    {
+        int n = 0;
+        for (const QString &m : messages())
+            n += m.contains(part) ? 1 : 0;
+        return n;
+    }
 
 private:
     static void handler(QtMsgType type, const QMessageLogContext &context, const QString &message)

@@ -170,6 +170,25 @@ private:
 // A scoped enum with no qHash of its own (Qt 6.4 has none): castLatest hashes its value.
 enum class Key { Volume = 1, Balance = 2 };
 
+//! A castLatest() key: equal when the last digits are; its qHash throws for -1, and its ==
+//! throws when comparing 13 with 1.
+struct ThrowingKey
+{
+    int value;
+    bool operator==(const ThrowingKey &other) const
+    {
+        if (value * other.value == 13)
+            throw std::runtime_error("no comparing 13");
+        return value % 10 == other.value % 10;
+    }
+};
+size_t qHash(const ThrowingKey &key, size_t = 0)
+{
+    if (key.value == -1)
+        throw std::runtime_error("no hashing -1");
+    return 0; // every key in one bucket: == decides
+}
+
 //! A producer that co_awaits castWhenRoom for each of `count` casts; returns how many it sent.
 QCoro::Task<int> produceWhenRoom(Actor<int> uut, std::shared_ptr<Record> record, int count,
                                  std::shared_ptr<std::atomic<int>> accepted,
@@ -649,6 +668,64 @@ private Q_SLOTS:
         QCOMPARE(record->size(), 0);
     }
 
+    void aCastWhenRoomThatTimedOutIsNeverRunAndLeavesItsPlaceToTheNext()
+    {
+        // S17 with S24: a Call whose deadline passed before its message got in finishes with
+        // Timeout, and its handler never runs; the sender waiting behind it gets the room.
+        for (const bool async : {false, true}) {
+            auto record = std::make_shared<Record>();
+            Actor<int> uut(0, {.mailboxCapacity = 1});
+            Gate gate;
+            uut.cast(gate.handler());
+            QTRY_VERIFY_WITH_TIMEOUT(gate.isEntered(), WaitMs);
+            uut.cast(noted(record, 0)); // full
+            auto timed = uut.castWhenRoom(noted(record, 99)).timeout(20ms);
+            if (async) {
+                auto future = std::move(timed).future();
+                QTRY_VERIFY_WITH_TIMEOUT(future.isFinished(), WaitMs);
+                QCOMPARE(thrownBy([&] { future.waitForFinished(); }), QStringLiteral("Timeout"));
+            } else {
+                QCOMPARE(thrownBy([&] { std::move(timed).wait(); }), QStringLiteral("Timeout"));
+            }
+            auto later = uut.castWhenRoom(noted(record, 1));
+            QVERIFY(!later.isFinished());
+            gate.open();
+            QCOMPARE(thrownBy([&] { std::move(later).wait(); }), QStringLiteral("none"));
+            std::move(uut.stop()).wait();
+            QCOMPARE(record->values(), (QList<int>{0, 1}));
+        }
+    }
+
+    void stressCastWhenRoomWithTimeoutsEitherRunsOrTimesOutNeverBoth()
+    {
+        // Deadlines near the time room comes: each castWhenRoom ends exactly once, and its
+        // handler ran exactly when it ended without Timeout.
+        const int rounds = testing::scaled(2000);
+        auto record = std::make_shared<Record>();
+        Actor<int> uut(0, {.mailboxCapacity = 1});
+        QList<int> accepted;
+        int timedOut = 0;
+        for (int i = 0; i < rounds; ++i) {
+            QCOMPARE(thrownBy([&] {
+                         uut.castWhenRoom([](int &) {
+                                std::this_thread::sleep_for(std::chrono::microseconds(300));
+                            }).wait();
+                     }),
+                     QStringLiteral("none"));
+            auto c = uut.castWhenRoom(noted(record, i)).timeout(std::chrono::milliseconds(i % 2));
+            const QString kind = thrownBy([&] { std::move(c).wait(); });
+            if (kind == QStringLiteral("none"))
+                accepted.append(i);
+            else if (kind == QStringLiteral("Timeout"))
+                ++timedOut;
+            else
+                QFAIL(qPrintable(kind));
+        }
+        std::move(uut.stop()).wait();
+        QCOMPARE(record->values(), accepted);
+        QCOMPARE(accepted.size() + timedOut, rounds);
+    }
+
     void aCoroutineAwaitingCastWhenRoomIsSlowedDownToTheActorsPace()
     {
         auto record = std::make_shared<Record>();
@@ -912,6 +989,34 @@ private Q_SLOTS:
             QVERIFY(log.contains(QStringLiteral("cast to a null Actor handle dropped")));
             QCOMPARE(record->values(), (QList<int>{2, 3, 5}));
         }
+    }
+
+    void aKeyWhoseEqualityThrowsIsLoggedAndBothUpdatesRun()
+    {
+        testing::LogCapture log;
+        auto record = std::make_shared<Record>();
+        Actor<int> uut(0);
+        Gate gate;
+        uut.cast(gate.handler());
+        QTRY_VERIFY_WITH_TIMEOUT(gate.isEntered(), WaitMs);
+        uut.castLatest(ThrowingKey{1}, noted(record, 1));
+        uut.castLatest(ThrowingKey{13}, noted(record, 13)); // its == with 1 throws: both wait
+        uut.castLatest(ThrowingKey{11}, noted(record, 11)); // equal to 1: replaces it
+        gate.open();
+        std::move(uut.stop()).wait();
+        QCOMPARE(record->values(), (QList<int>{13, 11}));
+        QCOMPARE(log.count(QStringLiteral("a key's == threw (no comparing 13)")), 1);
+    }
+
+    void aKeyWhoseHashThrowsMakesCastLatestThrowAndSendsNothing()
+    {
+        auto record = std::make_shared<Record>();
+        Actor<int> uut(0);
+        QCOMPARE(thrownBy([&] { uut.castLatest(ThrowingKey{-1}, noted(record, -1)); }),
+                 QStringLiteral("no hashing -1"));
+        uut.castLatest(ThrowingKey{1}, noted(record, 1));
+        std::move(uut.stop()).wait();
+        QCOMPARE(record->values(), (QList<int>{1}));
     }
 
     // ---- Stress -----------------------------------------------------------------------------
@@ -1244,6 +1349,49 @@ private Q_SLOTS:
             QVERIFY2(tally->handled <= sent / Coalesce + keys + 1,
                      qPrintable(QStringLiteral("%1 of %2 ran").arg(tally->handled).arg(sent)));
             std::move(uut.stop()).wait();
+        }
+    }
+
+    void stressCastLatestRacingStopLosesNothingUnloggedAndTouchesNoFreedMessage()
+    {
+        // A castLatest that supersedes a waiting update just as stop() closes the mailbox: the
+        // new one is refused (logged), and the waiting one, queued before the stop, still runs.
+        // Before the fix the refused message was freed and then looked up (ASan), and the one it
+        // had replaced was dropped unrun and unlogged.
+        constexpr int perRound = 20;
+        const int rounds = testing::scaled(3000);
+        testing::LogCapture log;
+        QDeadlineTimer enough(30000);
+        for (int round = 0; round < rounds && !enough.hasExpired(); ++round) {
+            const QString name = QStringLiteral("latest-stop-%1").arg(round);
+            auto record = std::make_shared<Record>();
+            Actor<int> uut(0, {.name = name});
+            std::atomic<bool> go{false};
+            std::thread sender([&] {
+                while (!go.load())
+                    std::this_thread::yield();
+                for (int i = 0; i < perRound; ++i)
+                    uut.castLatest(1, noted(record, i));
+            });
+            go = true;
+            for (int k = 0; k < round % 64; ++k)
+                QThread::yieldCurrentThread();
+            std::move(uut.stop()).wait();
+            sender.join();
+            const int refused = linesAbout(log, name, {"is stopped", "a cast was dropped"});
+            const QList<int> ran = record->values();
+            // Updates run in order; the refused ones are those sent after the stop, and the last
+            // one that got in before it runs.
+            QVERIFY2(std::is_sorted(ran.begin(), ran.end())
+                             && std::adjacent_find(ran.begin(), ran.end()) == ran.end(),
+                     qPrintable(name));
+            if (refused < perRound) {
+                QVERIFY2(!ran.isEmpty(), qPrintable(QStringLiteral("%1: %2 refused, none ran")
+                                                            .arg(name).arg(refused)));
+                QCOMPARE(ran.last(), perRound - 1 - refused);
+            } else {
+                QVERIFY(ran.isEmpty());
+            }
         }
     }
 

@@ -220,6 +220,11 @@ private:
     void refuse(MessageBase *message) noexcept;
     //! The counted push (the protocol at the top of this file); false (refused) when closed.
     bool sendCounted(MessageBase *message) noexcept;
+    enum class Pushed { Refused, Queued, First };
+    //! sendCounted()'s push alone: Refused (message untouched) when closed; First when it found
+    //! the mailbox empty, and then the caller owes the turn (takeTurnToken()).
+    Pushed pushCounted(MessageBase *message) noexcept;
+    void takeTurnToken() noexcept;
     void sendBounded(Extras *extras, MessageBase *message) noexcept;
     void refuseFull(Extras *extras, MessageBase *message) noexcept;
     Extras *extras() const noexcept { return m_extras.load(std::memory_order_acquire); }

@@ -79,6 +79,12 @@ public:
     }
     //! Publishes an answer written after a successful tryClaim(). Any thread.
     void publish() noexcept;
+    //! Answers with an error after a successful tryClaim(). Any thread.
+    void failClaimed(std::exception_ptr error) noexcept
+    {
+        m_error = std::move(error);
+        publish();
+    }
     //! Answers with an error, unless already answered.
     bool fail(std::exception_ptr error) noexcept
     {
@@ -171,12 +177,6 @@ public:
 
 protected:
     ~CallStateBase() override;
-    //! Answers with an error after a successful tryClaim().
-    void failClaimed(std::exception_ptr error) noexcept
-    {
-        m_error = std::move(error);
-        publish();
-    }
 
 private:
     enum Status : unsigned { Pending, Waiting, Blocking, Abandoned, Ready };

@@ -64,8 +64,10 @@ public:
     //! returns false (the caller sends it). Refuses (returns true, waiter untouched, *closed
     //! set) once the actor has closed. Any thread.
     bool enqueueUnlessRoom(Waiter *waiter, bool *closed) noexcept;
-    //! The waiters that fit now, in order, admitted; the turn sends them. Turn only.
-    Waiter *admitWaiters() noexcept;
+    //! The waiters that fit now, in order, admitted, each with its acceptance claimed (the turn
+    //! sends them, then publishes it). A waiter whose Call has finished meanwhile (its deadline
+    //! passed, S17) takes no room: it goes to `*abandoned`, for the turn to drop unrun. Turn only.
+    Waiter *admitWaiters(Waiter **abandoned) noexcept;
     bool hasWaiters() const noexcept { return m_hasWaiters.load(std::memory_order_seq_cst); }
     //! The actor has closed: every waiter, for the caller to fail; later ones are refused.
     Waiter *closeWaiters() noexcept;
@@ -113,15 +115,21 @@ private:
 class QTACTORS_EXPORT LatestMessageBase : public MessageBase
 {
 public:
+    //! `keyHash`: the key's qHash, computed once by the sender (it may throw: then castLatest()
+    //! throws, before anything is sent).
+    explicit LatestMessageBase(std::size_t keyHash) noexcept : m_keyHash(keyHash) { }
     LatestMessageBase *asLatest() noexcept override { return this; }
     bool isCast() const noexcept override { return true; }
-    //! The key's qHash.
-    virtual std::size_t keyHash() const noexcept = 0;
-    //! True when `other` has the same key type and an equal key.
+    std::size_t keyHash() const noexcept { return m_keyHash; }
+    //! True when `other` has the same key type and an equal key. A key's == that throws is
+    //! logged and taken as "not equal" (both messages run).
     virtual bool sameKey(const LatestMessageBase &other) const noexcept = 0;
+    //! Logs the exception a key's == threw: called in sameKey()'s catch block.
+    static void logThrowingKeyComparison() noexcept;
 
 private:
     friend class LatestTable;
+    const std::size_t m_keyHash;
     bool m_superseded = false; // guarded by the table's mutex
 };
 
@@ -130,21 +138,48 @@ private:
 class QTACTORS_EXPORT LatestTable
 {
 public:
-    enum class Offer { Superseding, Admitted, Refused };
-    //! Registers `message` (not yet queued). Superseding: it takes the place of a waiting one
-    //! with an equal key, which the turn will drop unrun, and of its room in `bound`, so it needs
-    //! none (S25). Otherwise it asks `bound` for room (if there is a bound): Admitted, or Refused
-    //! (and not registered). One lock for both, so that the turn starting the waiting one and a
-    //! newer one superseding it agree on who holds the room.
-    Offer offer(LatestMessageBase *message, FlowControl *bound) noexcept;
+    enum class Offer { Superseding, Admitted, Refused, Closed };
+    //! Registers `message` (not yet queued) and queues it: `queue(message)` pushes it into the
+    //! mailbox, or returns false when the actor has closed. Both happen under the table's lock, so
+    //! that the turn starting a waiting message, a newer one superseding it and the actor closing
+    //! agree on who holds the room and what runs.
+    //! - Superseding: it takes the place of a waiting one with an equal key, which the turn will
+    //!   drop unrun, and of its room in `bound`, so it needs none (S25).
+    //! - Admitted: no equal key waits; it took room in `bound` (if there is a bound).
+    //! - Refused: `bound` has no room. Nothing was registered or queued.
+    //! - Closed: `queue` refused it. Nothing was registered or superseded, no room is kept.
+    template <typename Queue>
+    Offer offer(LatestMessageBase *message, FlowControl *bound, Queue &&queue) noexcept
+    {
+        const std::lock_guard lock(m_mutex);
+        if (LatestMessageBase **waiting = findEqual(*message)) {
+            if (!queue(message))
+                return Offer::Closed;
+            std::exchange(*waiting, message)->m_superseded = true;
+            return Offer::Superseding;
+        }
+        if (bound && bound->admit(true) == FlowControl::Admission::Refused)
+            return Offer::Refused;
+        const auto registered = tryRegister(message); // (without memory: a plain cast, unregistered)
+        if (!queue(message)) {
+            if (registered != m_waiting.end())
+                m_waiting.erase(registered);
+            if (bound)
+                bound->cancel(true);
+            return Offer::Closed;
+        }
+        return Offer::Admitted;
+    }
     //! The turn reaches `message`: false when it was superseded (drop it, unrun). Turn only.
     bool start(LatestMessageBase *message) noexcept;
-    //! `message` will never run (refused or dropped): forget it.
-    void forget(LatestMessageBase *message) noexcept;
 
 private:
+    using Waiting = std::unordered_multimap<std::size_t, LatestMessageBase *>;
+    LatestMessageBase **findEqual(const LatestMessageBase &message) noexcept;
+    Waiting::iterator tryRegister(LatestMessageBase *message) noexcept;
+
     std::mutex m_mutex;
-    std::unordered_multimap<std::size_t, LatestMessageBase *> m_waiting;
+    Waiting m_waiting;
 };
 
 //! What an actor keeps for flow control (see the top of this file).

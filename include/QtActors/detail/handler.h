@@ -18,6 +18,7 @@
 #include <optional>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 
 namespace QtActors::detail {
 
@@ -339,7 +340,7 @@ private:
 //! enums), the qHash of its value.
 template <typename Key>
     requires(requires(const Key &k) { qHash(k); } || std::is_enum_v<Key>)
-std::size_t hashOf(const Key &key) noexcept
+std::size_t hashOf(const Key &key)
 {
     if constexpr (requires { qHash(key); })
         return std::size_t(qHash(key));
@@ -354,14 +355,21 @@ class KeyedLatestMessage : public LatestMessageBase
 {
 public:
     template <typename K>
-    explicit KeyedLatestMessage(K &&key) : m_key(std::forward<K>(key))
+    explicit KeyedLatestMessage(K &&key)
+        : LatestMessageBase(hashOf(std::as_const(key))), m_key(std::forward<K>(key))
     {
     }
-    std::size_t keyHash() const noexcept override { return hashOf(m_key); }
     bool sameKey(const LatestMessageBase &other) const noexcept override
     {
         const auto *o = dynamic_cast<const KeyedLatestMessage *>(&other);
-        return o && o->m_key == m_key;
+        if (!o)
+            return false;
+        try {
+            return bool(o->m_key == m_key);
+        } catch (...) {
+            logThrowingKeyComparison();
+            return false;
+        }
     }
 
 private:
