@@ -383,6 +383,35 @@ private Q_SLOTS:
         QVERIFY2(!gate.gaveUp(), "the wait ended only when the held handler gave up, not at its deadline");
     }
 
+    void hugeTimeoutsAndDelaysMeanAVeryLongTimeNeverAnOverflow()
+    {
+        // The longest durations a std::chrono::milliseconds holds overflow in nanoseconds: they
+        // must wait (about 100 years), not finish or fire at once.
+        Actor<int> uut(7);
+        auto slowly = [](int &n) {
+            std::this_thread::sleep_for(20ms); // (past any deadline an overflow would give)
+            return n;
+        };
+        QCOMPARE(uut.call(slowly).timeout(std::chrono::milliseconds::max()).wait(), 7);
+        QCOMPARE(uut.call(slowly).timeout(std::chrono::hours(24 * 365 * 1000)).wait(), 7);
+        auto future = uut.call(slowly).timeout(std::chrono::milliseconds::max()).future();
+        QCOMPARE(thrownBy([&] { future.waitForFinished(); }), QStringLiteral("none"));
+        QCOMPARE(future.result(), 7);
+
+        auto hits = std::make_shared<std::atomic<int>>(0);
+        auto count = [hits](int &) { ++*hits; };
+        const std::chrono::milliseconds almostMax(INT64_MAX / 1'000'000 - 1000);
+        Timer once = uut.castAfter(std::chrono::milliseconds::max(), count);
+        Timer nearly = uut.castAfter(almostMax, count);
+        Timer every = uut.castEvery(std::chrono::milliseconds::max(), count);
+        std::atomic<bool> witnessed{false};
+        Timer witness = uut.castAfter(30ms, [&](int &) { witnessed = true; });
+        QTRY_VERIFY_WITH_TIMEOUT(witnessed.load(), 10000);
+        std::move(uut.flush()).wait();
+        QCOMPARE(hits->load(), 0);
+        QVERIFY(once.isActive() && nearly.isActive() && every.isActive());
+    }
+
     void eachCallWithATimeoutNearItsRunTimeEndsExactlyOnce()
     {
         // Answers and deadlines race: each Call ends once, with its value or Timeout.

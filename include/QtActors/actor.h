@@ -300,8 +300,9 @@ private:
                 return Timer();
             }
             auto timer = detail::Ref<detail::ActorTimer>::adopt(
-                    new detail::TypedActorTimer<State, H>(d, period, std::forward<F>(handler)));
-            timer->start(delay);
+                    new detail::TypedActorTimer<State, H>(d, detail::Clock::fromUser(period),
+                                                          std::forward<F>(handler)));
+            timer->start(detail::Clock::fromUser(delay));
             return Timer(std::move(timer));
         } else {
             return Timer();

@@ -59,7 +59,7 @@ public:
     [[nodiscard]] Call timeout(std::chrono::milliseconds limit) &&
     {
         detail::Ref<detail::CallState<T>> state = takeState("Call::timeout()");
-        state->setTimeout(limit);
+        state->setTimeout(detail::Clock::fromUser(limit));
         return Call(std::move(state));
     }
     //! The same, as an absolute deadline (QDeadlineTimer::Forever: none).

@@ -51,6 +51,16 @@ class QTACTORS_EXPORT Clock
 {
 public:
     using Duration = std::chrono::nanoseconds;
+    //! The longest delay or timeout the clocks keep (about 100 years): a longer one is taken as
+    //! this, so that no conversion to nanoseconds and no due time overflows.
+    static constexpr Duration Longest = std::chrono::hours(24 * 365 * 100);
+    //! A user's delay or timeout in the clocks' unit, at most Longest.
+    static constexpr Duration fromUser(std::chrono::milliseconds limit) noexcept
+    {
+        return limit >= std::chrono::duration_cast<std::chrono::milliseconds>(Longest)
+                ? Longest
+                : Duration(limit);
+    }
     virtual ~Clock();
     //! Time since the clock's own epoch.
     virtual Duration now() const noexcept = 0;
