@@ -10,6 +10,8 @@
 #include <QtCore/QStringList>
 #include <QtCore/QThread>
 
+#include <atomic>
+#include <mutex>
 #include <thread>
 
 namespace QtActors {
@@ -809,6 +811,80 @@ void ActorCore::endWait(WaitEdge &edge) noexcept
         edge.next->prev = edge.prev;
     edge.next = edge.prev = nullptr;
     unlockWaits();
+}
+
+namespace {
+//! The threads blocked in beginThreadWait(): few, and rarely any (immortal, see runtime_p.h).
+struct ThreadWaits
+{
+    std::mutex mutex;
+    ThreadWait *head = nullptr;
+    std::atomic<int> count{0};
+};
+ThreadWaits &threadWaits()
+{
+    static auto *waits = new ThreadWaits;
+    return *waits;
+}
+} // namespace
+
+bool ActorCore::beginThreadWait(ThreadWait &wait, ActorCore *target) noexcept
+{
+    ThreadWaits &all = threadWaits();
+    wait.thread = QThread::currentThread();
+    wait.target = target;
+    {
+        const std::lock_guard lock(all.mutex);
+        wait.prev = nullptr;
+        wait.next = all.head;
+        if (all.head)
+            all.head->prev = &wait;
+        all.head = &wait;
+        all.count.fetch_add(1, std::memory_order_seq_cst);
+    }
+    // Link first, then look (as beginWait()): of this thread and a handler of `target` about to
+    // block for an actor on it, at least one sees the other.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    bool waitsHere = false;
+    target->lockWaits();
+    for (WaitEdge *e = target->m_waits.load(std::memory_order_relaxed); e && !waitsHere; e = e->next)
+        waitsHere = e->target->scheduler()->thread() == wait.thread;
+    target->unlockWaits();
+    if (waitsHere) {
+        endThreadWait(wait);
+        return false;
+    }
+    return true;
+}
+
+void ActorCore::endThreadWait(ThreadWait &wait) noexcept
+{
+    ThreadWaits &all = threadWaits();
+    const std::lock_guard lock(all.mutex);
+    if (wait.prev)
+        wait.prev->next = wait.next;
+    else
+        all.head = wait.next;
+    if (wait.next)
+        wait.next->prev = wait.prev;
+    wait.next = wait.prev = nullptr;
+    all.count.fetch_sub(1, std::memory_order_relaxed);
+}
+
+bool ActorCore::threadWaitsForMe(const ActorCore *target) const noexcept
+{
+    ThreadWaits &all = threadWaits();
+    if (all.count.load(std::memory_order_seq_cst) == 0)
+        return false;
+    QThread *const thread = target->scheduler()->thread();
+    if (!thread)
+        return false; // a pool: no thread of its own to be blocked
+    const std::lock_guard lock(all.mutex);
+    for (const ThreadWait *w = all.head; w; w = w->next) {
+        if (w->target == this && w->thread == thread)
+            return true;
+    }
+    return false;
 }
 
 void ActorCore::finalize() noexcept

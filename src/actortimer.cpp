@@ -3,6 +3,8 @@
 #include <QtActors/detail/actortimer.h>
 #include <QtActors/timer.h>
 
+#include "runtime_p.h"
+
 #include <QtCore/QLoggingCategory>
 
 namespace QtActors::detail {
@@ -39,10 +41,37 @@ void ActorTimer::cancel() noexcept
     releaseHandlerIfDone(); // unless a tick runs it: then the tick's end does
     if (!(before & Delivering) || m_deliveringThread.load() == std::this_thread::get_id())
         return; // nothing runs, or cancel() is called by the running tick itself
-    // A tick started before the flag was set: wait until its handler has returned.
-    for (unsigned flags = m_flags.load(std::memory_order_acquire); flags & Delivering;
-         flags = m_flags.load(std::memory_order_acquire))
-        m_flags.wait(flags, std::memory_order_acquire);
+    // A tick started before the flag was set: wait until its handler has returned. Meanwhile
+    // this thread, and the actor whose handler calls cancel(), wait for the timer's actor (S21):
+    // if its tick then blocks waiting for one of them it gets Deadlock, and if it already does,
+    // cancel() returns without waiting (no new tick starts either way).
+    ActorCore *const self = ActorCore::current();
+    WaitEdge edge;
+    QString cycle;
+    if (self && !self->beginWait(edge, m_core.get(), &cycle)) {
+        qCWarning(lcQtActors, "QtActors: Timer::cancel() in a handler of actor '%s' did not wait "
+                  "for the running tick of actor '%s': waiting would close the cycle %s",
+                  qUtf8Printable(self->displayName()), qUtf8Printable(m_core->displayName()),
+                  qUtf8Printable(cycle));
+        return;
+    }
+    ThreadWait threadWait;
+    const bool threadWaits = ActorCore::beginThreadWait(threadWait, m_core.get());
+    if (!threadWaits) {
+        qCWarning(lcQtActors, "QtActors: Timer::cancel() did not wait for the running tick of "
+                  "actor '%s': the tick waits for an actor whose handlers run on this thread",
+                  qUtf8Printable(m_core->displayName()));
+    } else {
+        if (self)
+            shareReadiedActorBeforeWaiting(); // (as Call::wait(): it may be what the tick needs)
+        const BlockingWait blocking;
+        for (unsigned flags = m_flags.load(std::memory_order_acquire); flags & Delivering;
+             flags = m_flags.load(std::memory_order_acquire))
+            m_flags.wait(flags, std::memory_order_acquire);
+        ActorCore::endThreadWait(threadWait);
+    }
+    if (edge.from)
+        self->endWait(edge);
 }
 
 bool ActorTimer::isActive() const noexcept

@@ -255,6 +255,12 @@ void CallStateBase::waitBlocking()
                 self->endWait(edge);
         }
     } endWait{self, edge};
+    if (self && m_owner.core && self->threadWaitsForMe(m_owner.core)) {
+        throw Deadlock(QStringLiteral("QtActors: wait() in a handler of actor '%1' for actor '%2' "
+                                      "would never finish: the thread of '%2' is blocked in "
+                                      "Timer::cancel() until this handler returns")
+                               .arg(self->displayName(), m_owner.displayName()));
+    }
     unsigned expected = Pending;
     if (!status.compare_exchange_strong(expected, Blocking, std::memory_order_acq_rel,
                                         std::memory_order_acquire))

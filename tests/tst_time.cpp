@@ -1,5 +1,6 @@
 // Time: timeouts (S17), timers (S18), one clock an executor may replace (S19).
 // ctest-timeout: 600
+#include "stress.h"
 #include "testing.h"
 
 #include <QtActors/detail/executorprivate.h>
@@ -778,6 +779,118 @@ private Q_SLOTS:
         QTest::qWait(20);
         QCOMPARE(ticks.load(), 3);
         std::move(uut.stop()).wait(); // (the handler holds its Timer: the stop frees it)
+    }
+
+    void cancelWaitingForATickThatWaitsForAnActorOnTheCancellingThreadNeverHangs()
+    {
+        // The GUI thread cancels (a widget's destructor) while the worker's tick blocks in wait()
+        // for an actor on the GUI thread: that could never end. Either the tick gets Deadlock
+        // (it blocked after cancel() began waiting) or cancel() returns without waiting (the tick
+        // was blocked first); both are logged, and the tick ends once the GUI thread runs again.
+        stress::Watchdog watchdog;
+        watchdog.arm(QTest::currentTestFunction(), 0, std::chrono::seconds(120));
+        testing::LogCapture log;
+        Actor<int> gui(1, {.name = QStringLiteral("gui"),
+                           .executor = Executor::thread(QThread::currentThread())});
+        const int rounds = 40;
+        int deadlocks = 0, unwaited = 0;
+        for (int round = 0; round < rounds; ++round) {
+            Actor<int> worker(0, {.name = QStringLiteral("worker-%1").arg(round)});
+            auto inTick = std::make_shared<std::atomic<bool>>(false);
+            auto cancelling = std::make_shared<std::atomic<bool>>(false);
+            auto ended = std::make_shared<std::atomic<bool>>(false);
+            // Even rounds: the tick blocks after cancel() began waiting; odd: before it.
+            const int delay = round % 2 == 0 ? 1 + (round % 8) * 2000 : 0;
+            Timer timer = worker.castAfter(0ms, [gui, inTick, cancelling, ended, delay](int &) {
+                struct End { std::shared_ptr<std::atomic<bool>> ended; ~End() { *ended = true; } } end{ended};
+                *inTick = true;
+                while (delay > 0 && !cancelling->load())
+                    std::this_thread::yield();
+                for (int k = 0; k < delay; ++k)
+                    std::this_thread::yield();
+                (void)gui.call([](int &n) { return n; }).wait(); // from a worker: allowed
+            });
+            while (!inTick->load())
+                std::this_thread::yield(); // (the GUI thread runs no events meanwhile)
+            for (int k = 0; delay == 0 && k < 2000; ++k)
+                std::this_thread::yield();
+            *cancelling = true;
+            timer.cancel();
+            QTRY_VERIFY_WITH_TIMEOUT(ended->load(), 20000);
+            std::move(worker.stop()).wait();
+            const int d = log.count(QStringLiteral("is blocked in Timer::cancel() until this handler returns"));
+            const int u = log.count(QStringLiteral("did not wait for the running tick of actor 'worker-%1'").arg(round));
+            QCOMPARE(d - deadlocks + u, 1);
+            deadlocks = d;
+            unwaited += u;
+        }
+        qInfo("the tick got Deadlock in %d rounds; cancel() did not wait in %d", deadlocks, unwaited);
+    }
+
+    void cancelInAHandlerWaitingForATickThatWaitsForThatActorNeverHangs()
+    {
+        // Actor A's handler cancels B's timer while B's tick blocks waiting for A: a cycle of
+        // waits (S21). The tick gets Deadlock, or cancel() returns without waiting.
+        stress::Watchdog watchdog;
+        watchdog.arm(QTest::currentTestFunction(), 0, std::chrono::seconds(120));
+        testing::LogCapture log;
+        struct Owner { Timer timer; };
+        const int rounds = 40;
+        for (int round = 0; round < rounds; ++round) {
+            Actor<Owner> a(Owner{}, {.name = QStringLiteral("owner")});
+            Actor<int> b(0, {.name = QStringLiteral("ticked")});
+            auto ended = std::make_shared<std::atomic<bool>>(false);
+            const int delay = round % 2 == 0 ? 1 + (round % 8) * 2000 : 0;
+            WeakActor<Owner> weakA = a.weak();
+            std::move(a.call([b, weakA, ended, delay](Owner &o) {
+                auto inTick = std::make_shared<std::atomic<bool>>(false);
+                auto cancelling = std::make_shared<std::atomic<bool>>(false);
+                o.timer = b.castAfter(0ms, [weakA, inTick, cancelling, ended, delay](int &) {
+                    struct End { std::shared_ptr<std::atomic<bool>> ended; ~End() { *ended = true; } } end{ended};
+                    *inTick = true;
+                    while (delay > 0 && !cancelling->load())
+                        std::this_thread::yield();
+                    for (int k = 0; k < delay; ++k)
+                        std::this_thread::yield();
+                    (void)weakA.lock().call([](Owner &) { return 1; }).wait();
+                });
+                while (!inTick->load())
+                    std::this_thread::yield();
+                for (int k = 0; delay == 0 && k < 2000; ++k)
+                    std::this_thread::yield();
+                *cancelling = true;
+                o.timer.cancel(); // still in this handler: the tick's call to A waits behind it
+            })).wait();
+            QTRY_VERIFY_WITH_TIMEOUT(ended->load(), 20000);
+        }
+        const int deadlocks = log.count(QStringLiteral("a cast handler threw"));
+        const int unwaited = log.count(QStringLiteral("did not wait for the running tick of actor 'ticked'"));
+        QVERIFY2(deadlocks + unwaited == rounds, qPrintable(log.messages().join(QLatin1Char('\n'))));
+        qInfo("the tick got Deadlock in %d rounds; cancel() did not wait in %d", deadlocks, unwaited);
+    }
+
+    void twoTicksCancellingEachOthersTimersNeverHang()
+    {
+        stress::Watchdog watchdog;
+        watchdog.arm(QTest::currentTestFunction(), 0, std::chrono::seconds(120));
+        testing::LogCapture log;
+        for (int round = 0; round < 40; ++round) {
+            Actor<int> a(0), b(0);
+            auto timers = std::make_shared<std::array<Timer, 2>>();
+            auto in = std::make_shared<std::atomic<int>>(0);
+            auto meet = [in] {
+                ++*in;
+                QDeadlineTimer enough(2000);
+                while (in->load() < 2 && !enough.hasExpired())
+                    std::this_thread::yield();
+            };
+            (*timers)[0] = a.castAfter(1ms, [timers, meet](int &) { meet(); (*timers)[1].cancel(); });
+            (*timers)[1] = b.castAfter(1ms, [timers, meet](int &) { meet(); (*timers)[0].cancel(); });
+            QTRY_COMPARE_WITH_TIMEOUT(in->load(), 2, 20000);
+            std::move(a.stop()).wait();
+            std::move(b.stop()).wait();
+            QVERIFY(!(*timers)[0].isActive() && !(*timers)[1].isActive());
+        }
     }
 
     void cancelRacingWithTickDeliveryFromAnotherThreadNeverDeliversAfterItReturns()

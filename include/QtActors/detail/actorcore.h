@@ -156,6 +156,16 @@ public:
     //! ("A → B → A") and the result is false. Any thread; the edge stays linked until endWait().
     bool beginWait(WaitEdge &edge, ActorCore *target, QString *cycle) noexcept;
     void endWait(WaitEdge &edge) noexcept;
+    //! S21 for the calling thread, which will block until the running handler of `target`
+    //! returns: while linked, a handler of `target` about to block waiting for an actor on this
+    //! thread gets Deadlock instead (threadWaitsForMe()). False, and nothing linked, when that
+    //! handler already waits for such an actor: blocking would never end. Any thread.
+    static bool beginThreadWait(ThreadWait &wait, ActorCore *target) noexcept;
+    static void endThreadWait(ThreadWait &wait) noexcept;
+    //! In a handler of this actor, about to block for `target`: true when the thread that runs
+    //! `target`'s handlers is blocked until this handler returns (beginThreadWait()). Call after
+    //! beginWait(edge, target, …) has linked its edge.
+    bool threadWaitsForMe(const ActorCore *target) const noexcept;
 
     QString displayName() const;
     CallStateBase::Owner owner() const;

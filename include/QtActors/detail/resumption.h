@@ -17,6 +17,10 @@
 #include <coroutine>
 #include <cstdint>
 
+QT_BEGIN_NAMESPACE
+class QThread;
+QT_END_NAMESPACE
+
 namespace QtActors::detail {
 
 class ActorCore;
@@ -49,6 +53,16 @@ struct WaitEdge
     ActorCore *target = nullptr;
     WaitEdge *next = nullptr;
     WaitEdge *prev = nullptr;
+};
+
+//! S21 for a thread, not an actor: it blocks until a running handler of `target` returns
+//! (Timer::cancel() waiting for a tick), so no actor whose handlers run on it can answer meanwhile.
+struct ThreadWait
+{
+    QThread *thread = nullptr;
+    ActorCore *target = nullptr;
+    ThreadWait *next = nullptr;
+    ThreadWait *prev = nullptr;
 };
 
 class QTACTORS_EXPORT ResumeTarget
