@@ -8,6 +8,7 @@
 #include <QtActors/detail/actorcore.h>
 
 #include <QtCore/QThread>
+#include <QtCore/QThreadPool>
 
 #include <chrono>
 #include <climits>
@@ -155,21 +156,34 @@ void CallStateBase::expire() noexcept
         return; // answered first: the timeout has nothing to do
     m_timedOut.store(true, std::memory_order_release);
     try {
-        failClaimed(std::make_exception_ptr(
+        m_error = std::make_exception_ptr(
                 Timeout(QStringLiteral("QtActors: actor '%1' did not answer before the call's "
                                        "deadline")
-                                .arg(m_owner.displayName()))));
+                                .arg(m_owner.displayName())));
     } catch (...) {
-        failClaimed(std::current_exception());
+        m_error = std::current_exception();
     }
+    publish(isClockThread());
 }
 
-void CallStateBase::publish() noexcept
+void CallStateBase::publish(bool handOff) noexcept
 {
     // The publisher holds a reference, so `this` outlives this function.
     const unsigned previous = m_status.exchange(Ready, std::memory_order_acq_rel);
     switch (previous) {
     case Waiting:
+        if (handOff && m_continuation->resumesHere()) {
+            ref(); // (the pool's, for as long as the resume is on its way)
+            try {
+                continuationPool()->start([this] {
+                    m_continuation->resume();
+                    deref();
+                });
+                break;
+            } catch (...) {
+                deref(); // no memory to hand it off: resume here after all
+            }
+        }
         m_continuation->resume();
         break;
     case Blocking:

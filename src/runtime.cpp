@@ -3,6 +3,7 @@
 // global (S15).
 
 #include "runtime_p.h"
+#include "tuning_p.h"
 
 #include <QtCore/QThread>
 #include <QtCore/QThreadPool>
@@ -27,6 +28,17 @@ QThreadPool *reaperPool()
         p->setObjectName(QStringLiteral("QtActors reaper"));
         p->setMaxThreadCount(1);
         return p;
+    }();
+    return pool;
+}
+
+QThreadPool *continuationPool()
+{
+    static QThreadPool *pool = [] {
+        auto *p = new QThreadPool; // intentionally immortal
+        p->setObjectName(QStringLiteral("QtActors continuations"));
+        p->setMaxThreadCount(tuning::ContinuationThreads);
+        return p; // (idle workers end after QThreadPool's expiry timeout)
     }();
     return pool;
 }

@@ -36,6 +36,9 @@ QThreadPool *defaultPool();
 //! A one-thread pool for clean-up work nobody should wait for: joining finished threads, running
 //! the last turns of actors whose context is gone (runtime.cpp).
 QThreadPool *reaperPool();
+//! Threads for code that must not run on the clock's thread: what continues after a call that
+//! timed out, when it has no actor or event loop of its own to continue on (runtime.cpp).
+QThreadPool *continuationPool();
 //! Whether waiting by spinning can pay off: with one core, the awaited work cannot run meanwhile.
 bool spinningPays() noexcept;
 
@@ -43,6 +46,9 @@ bool spinningPays() noexcept;
 //! discards the queued events (shutdown.cpp). Any thread; cheap after the first call per
 //! application.
 void drainMainThreadAtApplicationExit(void (*drain)()) noexcept;
+
+//! True on the system clock's thread, "QtActors timers" (systemclock.cpp).
+bool isClockThread() noexcept;
 
 //! The library's pool threads run below normal priority (threadpriority.cpp).
 void lowerThisThreadsPriority() noexcept;

@@ -26,6 +26,15 @@ namespace QtActors::detail {
 
 Clock::~Clock() = default;
 
+namespace {
+thread_local bool t_isClockThread = false;
+} // namespace
+
+bool isClockThread() noexcept
+{
+    return t_isClockThread;
+}
+
 class SystemClock final : public Clock
 {
 public:
@@ -335,6 +344,7 @@ private:
 
     void run() noexcept
     {
+        t_isClockThread = true;
 #if defined(Q_OS_LINUX)
         pthread_setname_np(pthread_self(), "QtActors timers");
 #endif

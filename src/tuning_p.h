@@ -107,6 +107,10 @@ inline constexpr auto LazySweepPeriod = 50ms;
 //! A thread arming lazily while the clock's thread sweeps its list spins this many times before
 //! it yields (a sweep looks at each entry of the list once: a long list takes a while).
 inline constexpr int ListLockSpinsBeforeYield = 64;
+//! What continues after a call that timed out, with no actor or event loop of its own (a QFuture
+//! continuation, a coroutine on a plain thread), runs on one of at most this many threads, not on
+//! the clock's: it may block (and wait there for another timeout) without stopping any timer.
+inline constexpr int ContinuationThreads = 4;
 
 // --- The end of a thread's loop -----------------------------------------------------------------
 

@@ -18,10 +18,12 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include <dirent.h>
+#include <pthread.h>
 
 using namespace QtActors;
 using namespace std::chrono_literals;
@@ -186,6 +188,14 @@ private:
     std::deque<detail::ActorCore *> m_ready;
     mutable StepClock m_clock;
 };
+
+//! The calling thread's name, as the kernel knows it (the library names its threads).
+QByteArray currentThreadName()
+{
+    char name[32] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    return QByteArray(name);
+}
 
 } // namespace
 
@@ -411,6 +421,63 @@ private Q_SLOTS:
         std::move(uut.flush()).wait();
         QCOMPARE(hits->load(), 0);
         QVERIFY(once.isActive() && nearly.isActive() && every.isActive());
+    }
+
+    void aTimedOutCallNeverContinuesOnTheTimersThread()
+    {
+        // One thread fires every timer and timeout in the process. What continues after a call
+        // timed out and has no actor or event loop to continue on (a QFuture continuation, a
+        // coroutine started on a plain thread) continues on a pool thread, never on that one:
+        // there it could stall every timer, and waiting there for another timeout never ended.
+        stress::Watchdog watchdog;
+        watchdog.arm(QTest::currentTestFunction(), 0, std::chrono::seconds(120));
+        Actor<Silent> silent(Silent{});
+        Actor<int> helper(0);
+        auto waitForAnotherTimeout = [silent, helper] {
+            return helper.call([silent](int &) -> QCoro::Task<int> {
+                try {
+                    co_return co_await silent.call(neverAnswer()).timeout(20ms);
+                } catch (const Timeout &) {
+                    co_return -1;
+                }
+            }).wait();
+        };
+
+        std::mutex mutex;
+        QByteArray futureThread, coroutineThread;
+        std::atomic<int> futureGot{0}, coroutineGot{0};
+        auto future = silent.call(neverAnswer()).timeout(10ms).future().then([](int) {}).onFailed([&] {
+            {
+                const std::lock_guard lock(mutex);
+                futureThread = currentThreadName();
+            }
+            futureGot = waitForAnotherTimeout();
+        });
+        std::thread plain([&] {
+            auto task = [&]() -> QCoro::Task<void> {
+                try {
+                    auto timed = silent.call(neverAnswer()).timeout(10ms);
+                    (void)co_await std::move(timed);
+                } catch (const Timeout &) {
+                }
+                {
+                    const std::lock_guard lock(mutex);
+                    coroutineThread = currentThreadName();
+                }
+                coroutineGot = waitForAnotherTimeout();
+            };
+            auto running = task();
+            QDeadlineTimer enough(30000);
+            while (coroutineGot.load() == 0 && !enough.hasExpired())
+                std::this_thread::yield();
+        });
+        struct Join { std::thread &t; ~Join() { t.join(); } } join{plain}; // (also when failing)
+        QTRY_COMPARE_WITH_TIMEOUT(futureGot.load(), -1, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(coroutineGot.load(), -1, 20000);
+        const std::lock_guard lock(mutex);
+        qInfo("continued on '%s' and '%s'", futureThread.constData(), coroutineThread.constData());
+        QVERIFY2(futureThread != "QtActors timers", futureThread.constData());
+        QVERIFY2(coroutineThread != "QtActors timers", coroutineThread.constData());
     }
 
     void eachCallWithATimeoutNearItsRunTimeEndsExactlyOnce()

@@ -162,6 +162,7 @@ public:
         m_promise.start();
     }
     QFuture<T> future() { return m_promise.future(); }
+    bool resumesHere() const noexcept override { return true; } // (continuations without a context)
     void resume() noexcept override
     {
         // An error is copied, not taken: QFuture hands it over inside Qt, where ThreadSanitizer

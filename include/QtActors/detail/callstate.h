@@ -33,6 +33,10 @@ class Continuation
 {
 public:
     virtual void resume() noexcept = 0;
+    //! True when resume() runs the waiting code right there, on the publishing thread (a
+    //! coroutine on a thread without an event loop, a QFuture's continuations): the clock's
+    //! thread, expiring a call, hands such a resume to a pool thread instead.
+    virtual bool resumesHere() const noexcept { return false; }
 
 protected:
     ~Continuation() = default;
@@ -78,7 +82,7 @@ public:
         return tryClaim();
     }
     //! Publishes an answer written after a successful tryClaim(). Any thread.
-    void publish() noexcept;
+    void publish() noexcept { publish(false); }
     //! Answers with an error after a successful tryClaim(). Any thread.
     void failClaimed(std::exception_ptr error) noexcept
     {
@@ -181,6 +185,9 @@ protected:
 private:
     enum Status : unsigned { Pending, Waiting, Blocking, Abandoned, Ready };
     void logLostError() const noexcept;
+    //! `handOff`: on the clock's thread, a continuation that would resume here runs on a pool
+    //! thread instead, so that no user code runs on (or blocks) the thread of every timer.
+    void publish(bool handOff) noexcept;
     Clock &clock() const noexcept { return m_owner.clock(); }
     void armTimeoutEntry() noexcept;
     bool expireIfPast() noexcept;
@@ -285,6 +292,7 @@ public:
     }
 
     void resume() noexcept override { m_target.resume(m_node); }
+    bool resumesHere() const noexcept override { return m_target.resumesHere(); }
 
 private:
     Ref<CallState<T>> m_state;

@@ -84,6 +84,8 @@ public:
     //! Resumes node.handle there. Any thread; once. node must stay valid until it has run (it
     //! lives in the suspended frame, so it does).
     void resume(ResumeNode &node) noexcept;
+    //! True when resume() runs the coroutine on the calling thread (no actor, no event loop).
+    bool resumesHere() const noexcept { return !m_core && !m_context; }
 
 private:
     ActorCore *m_core = nullptr;        // holds a reference
