@@ -945,7 +945,10 @@ private Q_SLOTS:
             Actor<int> a(0), b(0);
             auto timers = std::make_shared<std::array<Timer, 2>>();
             auto in = std::make_shared<std::atomic<int>>(0);
-            auto meet = [in] {
+            auto armed = std::make_shared<std::atomic<bool>>(false);
+            auto meet = [in, armed] {
+                while (!armed->load())
+                    std::this_thread::yield(); // (a Timer handle is not for two threads at once)
                 ++*in;
                 QDeadlineTimer enough(2000);
                 while (in->load() < 2 && !enough.hasExpired())
@@ -953,6 +956,7 @@ private Q_SLOTS:
             };
             (*timers)[0] = a.castAfter(1ms, [timers, meet](int &) { meet(); (*timers)[1].cancel(); });
             (*timers)[1] = b.castAfter(1ms, [timers, meet](int &) { meet(); (*timers)[0].cancel(); });
+            *armed = true;
             QTRY_COMPARE_WITH_TIMEOUT(in->load(), 2, 20000);
             std::move(a.stop()).wait();
             std::move(b.stop()).wait();
