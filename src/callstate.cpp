@@ -163,30 +163,16 @@ void CallStateBase::expire() noexcept
     } catch (...) {
         m_error = std::current_exception();
     }
-    publish(isClockThread());
+    if (isClockThread())
+        publishOnClockThread();
+    else
+        publish();
 }
 
-void CallStateBase::publish(bool handOff) noexcept
+void CallStateBase::afterPublishing(unsigned previous) noexcept
 {
-    // The publisher holds a reference, so `this` outlives this function.
-    const unsigned previous = m_status.exchange(Ready, std::memory_order_acq_rel);
     switch (previous) {
     case Waiting:
-        if (handOff && m_continuation->resumesHere()) {
-            ref(); // (the pool's, for as long as the resume is on its way)
-            try {
-                continuationPool()->start([this] {
-                    // The pool hands it over inside Qt, where ThreadSanitizer sees no edge: the
-                    // status the clock's thread published is the library's own.
-                    (void)m_status.load(std::memory_order_acquire);
-                    m_continuation->resume();
-                    deref();
-                });
-                break;
-            } catch (...) {
-                deref(); // no memory to hand it off: resume here after all
-            }
-        }
         m_continuation->resume();
         break;
     case Blocking:
@@ -198,6 +184,38 @@ void CallStateBase::publish(bool handOff) noexcept
         break;
     default:
         break;
+    }
+}
+
+void CallStateBase::publish() noexcept
+{
+    // The publisher holds a reference, so `this` outlives this function.
+    afterPublishing(m_status.exchange(Ready, std::memory_order_acq_rel));
+}
+
+void CallStateBase::publishOnClockThread() noexcept
+{
+    const unsigned previous = m_status.exchange(Ready, std::memory_order_acq_rel);
+    if (previous == Waiting && m_continuation->resumesHere() && resumeOnContinuationPool())
+        return;
+    afterPublishing(previous);
+}
+
+bool CallStateBase::resumeOnContinuationPool() noexcept
+{
+    ref(); // (the pool's, for as long as the resume is on its way)
+    try {
+        continuationPool()->start([this] {
+            // The pool hands it over inside Qt, where ThreadSanitizer sees no edge: the status
+            // the clock's thread published is the library's own.
+            (void)m_status.load(std::memory_order_acquire);
+            m_continuation->resume();
+            deref();
+        });
+        return true;
+    } catch (...) {
+        deref(); // no memory to hand it off: it resumes here after all
+        return false;
     }
 }
 

@@ -82,7 +82,7 @@ public:
         return tryClaim();
     }
     //! Publishes an answer written after a successful tryClaim(). Any thread.
-    void publish() noexcept { publish(false); }
+    void publish() noexcept;
     //! Answers with an error after a successful tryClaim(). Any thread.
     void failClaimed(std::exception_ptr error) noexcept
     {
@@ -185,9 +185,12 @@ protected:
 private:
     enum Status : unsigned { Pending, Waiting, Blocking, Abandoned, Ready };
     void logLostError() const noexcept;
-    //! `handOff`: on the clock's thread, a continuation that would resume here runs on a pool
-    //! thread instead, so that no user code runs on (or blocks) the thread of every timer.
-    void publish(bool handOff) noexcept;
+    void afterPublishing(unsigned previous) noexcept;
+    //! publish() for expire() on the clock's thread: a continuation that would resume right here
+    //! runs on a pool thread instead, so that no user code runs on (or blocks) the thread of
+    //! every timer.
+    void publishOnClockThread() noexcept;
+    bool resumeOnContinuationPool() noexcept;
     Clock &clock() const noexcept { return m_owner.clock(); }
     void armTimeoutEntry() noexcept;
     bool expireIfPast() noexcept;
