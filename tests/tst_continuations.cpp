@@ -65,8 +65,8 @@ private Q_SLOTS:
         std::atomic<QThread *> ranOn{nullptr};
         std::atomic<int> value{0};
         uut.call([](int &n) { return n * 7; }).then(context.get(), [&](int v) {
+            ranOn = QThread::currentThread(); // before the value, which the test waits for
             value = v;
-            ranOn = QThread::currentThread();
         });
         QTRY_COMPARE_WITH_TIMEOUT(value.load(), 7, 20000);
         QCOMPARE(ranOn.load(), &worker);
