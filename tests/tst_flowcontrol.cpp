@@ -708,7 +708,7 @@ private Q_SLOTS:
         for (int i = 0; i < rounds; ++i) {
             QCOMPARE(thrownBy([&] {
                          uut.castWhenRoom([](int &) {
-                                std::this_thread::sleep_for(std::chrono::microseconds(300));
+                                std::this_thread::sleep_for(std::chrono::microseconds(300)); // allowed: slow work
                             }).wait();
                      }),
                      QStringLiteral("none"));

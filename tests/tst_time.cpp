@@ -400,7 +400,7 @@ private Q_SLOTS:
         // must wait (about 100 years), not finish or fire at once.
         Actor<int> uut(7);
         auto slowly = [](int &n) {
-            std::this_thread::sleep_for(20ms); // (past any deadline an overflow would give)
+            std::this_thread::sleep_for(20ms); // allowed: slow work, past any deadline an overflow gives
             return n;
         };
         QCOMPARE(uut.call(slowly).timeout(std::chrono::milliseconds::max()).wait(), 7);
